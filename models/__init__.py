@@ -1,0 +1,1 @@
+"""The classifiers and the trained model bundle they load (no Flask, no training code here)."""

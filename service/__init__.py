@@ -1,0 +1,1 @@
+"""The Flask application the CMS and the moderators talk to."""

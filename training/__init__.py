@@ -1,0 +1,1 @@
+"""Data loading, training, evaluation and reports for the bundles in `models/`."""
