@@ -1,0 +1,222 @@
+"""Loaders against tiny hand-written copies of each data set's file format (never the real data)."""
+import json
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import data
+
+
+def write(path, content):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+
+
+@pytest.fixture
+def root(tmp_path):
+    r = tmp_path / "data"
+    c3 = pd.DataFrame({
+        "article_id": [1, 1, 2, 3],
+        "comment_text": ["You are a clown and a liar", "Good point about the budget",
+                         "Shared text that UCC also has", "Taxes are too high"],
+        "crowd_toxicity_level": [3.0, 1.0, 1.0, 2.0],
+        "njudgements_toxicity_expt": [3, 3, 3, 3],
+        "toxicity_characteristics": ["abusive:3\npersonal_attack:2", "none:3", "none:3", "abusive:2\npersonal_attack:1"],
+    })
+    (r / "abuse/c3").mkdir(parents=True)
+    c3.to_csv(r / "abuse/c3/C3_anonymized.csv", index=False)
+    (r / "abuse/ucc").mkdir(parents=True)
+    pd.DataFrame({"_unit_id": [10, 11], "comment": ["shared  TEXT that ucc also has", "Go away idiot"],
+                  "hostile": [0, 1], "antagonize": [0, 0]}).to_csv(r / "abuse/ucc/val.csv", index=False)
+    pd.DataFrame({"_unit_id": [12], "comment": ["Fine analysis"], "hostile": [0], "antagonize": [1]}).to_csv(
+        r / "abuse/ucc/test.csv", index=False)
+    (r / "abuse/sfu_ctc").mkdir(parents=True)
+    pd.DataFrame({"comment": ["Nice", "Morons all"], "is_toxic_popular_answer_1": [1, 3],
+                  "url": ["http://a", "http://a"], "title": ["A", "A"]}).to_csv(
+        r / "abuse/sfu_ctc/SFU_constructiveness_toxicity.csv", index=False)
+    write(r / "abuse/olid/olid-training-v1.0.tsv", """
+        id\ttweet\tsubtask_a\tsubtask_b\tsubtask_c
+        1\t@USER you are dumb &amp; loud\tOFF\tTIN\tIND
+        2\tshit day\tOFF\tUNT\tNULL
+        3\tnice weather\tNOT\tNULL\tNULL
+        """)
+    write(r / "abuse/olid/testset-levela.tsv", "id\ttweet\n4\tthose people are vermin\n5\thello\n")
+    write(r / "abuse/olid/labels-levela.csv", "4,OFF\n5,NOT\n")
+    write(r / "abuse/olid/labels-levelb.csv", "4,TIN\n")
+    write(r / "abuse/olid/labels-levelc.csv", "4,GRP\n")
+    write(r / "abuse/trac1_en/agr_en_train.csv", "t1,you rascal,OAG\nt2,covert jab,CAG\nt3,plain,NAG\n")
+    write(r / "abuse/trac1_en/agr_en_dev.csv", "t4,hit them,OAG\n")
+    write(r / "abuse/davidson/labeled_data.csv", ",count,hate_speech,offensive_language,neither,class,tweet\n"
+          + "".join(f"{i},3,0,3,0,{i % 3},tweet number {i}\n" for i in range(20)))
+    write(r / "abuse/hatexplain/train.tsv", "label\ttext\nnormal\thi there\nhatespeech\tgroup x are vermin\n"
+          "offensive\tyou suck\n")
+    write(r / "abuse/civil_toxic_spans/comments.csv", 'comment_id,comment_text\n100,"You idiot, shut up"\n101,"All fine"\n')
+    write(r / "abuse/civil_toxic_spans/annotations.csv", "annotation,comment_id,worker,country,all toxic,not toxic\n"
+          "0,100,1,USA,False,False\n1,100,2,USA,False,False\n2,100,3,USA,False,False\n3,101,4,USA,True,True\n")
+    # idiot (4-9) marked by all three annotators; "shut up" (11-18) by one only
+    write(r / "abuse/civil_toxic_spans/spans.csv", "annotation,type,start,end\n0,Insult,4,9\n1,Insult,4,9\n"
+          "2,Insu,4,9\n2,Threat,11,18\n")
+    write(r / "topic/semeval2016_cqa/t.xml", """
+        <xml><Thread THREAD_SEQUENCE="Q1_R1"><RelQuestion RELQ_ID="Q1_R1">
+        <RelQSubject>Best bank?</RelQSubject><RelQBody>Which bank in Doha?</RelQBody></RelQuestion>
+        <RelComment RELC_ID="c1" RELC_RELEVANCE2RELQ="Good"><RelCText>HSBC is good</RelCText></RelComment>
+        <RelComment RELC_ID="c2" RELC_RELEVANCE2RELQ="Bad"><RelCText>lol first</RelCText></RelComment>
+        <RelComment RELC_ID="c3" RELC_RELEVANCE2RELQ="PotentiallyUseful"><RelCText>maybe QNB</RelCText></RelComment>
+        </Thread></xml>
+        """)
+    write(r / "topic/arc_fnc/arc_bodies.csv", "Body ID,articleBody\n1,Bike lanes slow traffic\n2,Casinos ruin towns\n"
+          "3,Comment sections are toxic\n")
+    write(r / "topic/arc_fnc/arc_stances_train.csv", 'Headline,Body ID,Stance\n"Bike lanes work",1,agree\n'
+          '"Casinos are fine",1,unrelated\n"Casinos are fine",2,disagree\n')
+    write(r / "topic/arc_fnc/arc_stances_test.csv", 'Headline,Body ID,Stance\n"Comments failed",3,agree\n'
+          '"Bike lanes work",2,unrelated\n"Comments failed",1,unrelated\n')
+    write(r / "topic/fnc1/train_bodies.csv", "Body ID,articleBody\n0,A meteorite hit Managua\n1,Apple shows a watch\n")
+    write(r / "topic/fnc1/train_stances.reconstructed.csv", "Headline,Body ID,Stance\nMeteorite in Nicaragua,0,discuss\n"
+          "Meteorite in Nicaragua,1,unrelated\nNew Apple watch,1,agree\n")
+    write(r / "spam/youtube/Youtube01-Psy.csv", "COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS\na,b,c,check out my channel,1\n"
+          "d,e,f,love this song,0\n")
+    return r
+
+
+def test_abuse_label_mapping_and_columns(root):
+    df = data.load_abuse_sets(root)
+    assert list(df.columns) == data.ABUSE_COLUMNS
+    by_text = df.set_index("text")
+    assert by_text.loc["You are a clown and a liar", "label"] == 1
+    assert by_text.loc["You are a clown and a liar", "insult"] == 1  # personal_attack 2 of 3
+    assert by_text.loc["Taxes are too high", "insult"] == 0  # 1 of 3
+    assert by_text.loc["Fine analysis", "label"] == 1 and by_text.loc["Fine analysis", "split"] == "test"
+    assert by_text.loc["Morons all", "label"] == 1 and by_text.loc["Nice", "label"] == 0
+    assert by_text.loc["@USER you are dumb & loud", "insult"] == 1  # html entities decoded
+    assert by_text.loc["shit day", "obscene"] == 1
+    assert by_text.loc["those people are vermin", "identity_attack"] == 1
+    assert by_text.loc["those people are vermin", "split"] == "test"
+    assert by_text.loc["covert jab", "label"] == 0 and by_text.loc["you rascal", "label"] == 1
+    assert by_text.loc["hit them", "split"] == "dev"
+    assert by_text.loc["you suck", "label"] == 1 and np.isnan(by_text.loc["you suck", "identity_attack"])
+    assert by_text.loc["group x are vermin", "identity_attack"] == 1
+    assert by_text.loc["You idiot, shut up", "insult"] == 1
+    assert by_text.loc["You idiot, shut up", "threat"] == 0  # only one annotator of three said threat
+    # a non-abusive comment is none of the sub-types, whatever its set says
+    assert by_text.loc["Good point about the budget", ["insult", "obscene", "identity_attack", "threat"]].eq(0).all()
+
+
+def test_c3_and_ucc_duplicate_kept_once_on_the_held_out_side(root):
+    df = data.load_abuse_sets(root)
+    keys = df["text"].map(data.normalise_text)
+    assert keys.is_unique
+    shared = df[keys == "shared text that ucc also has"]
+    assert len(shared) == 1 and shared["source"].item() == "ucc" and shared["split"].item() == "dev"
+
+
+def test_davidson_is_capped(root):
+    df = data.load_abuse_sets(root, davidson_cap=5, seed=1)
+    assert (df["source"] == "davidson").sum() == 5
+    assert (data.load_abuse_sets(root, davidson_cap=None)["source"] == "davidson").sum() == 20
+
+
+def test_unknown_set_is_an_error(root):
+    with pytest.raises(ValueError, match="unknown abuse sets"):
+        data.load_abuse_sets(root, sources=("c3", "nope"))
+
+
+def test_spans_majority_of_marking_annotators(root):
+    spans = data.load_spans(root).set_index("comment_id")
+    assert spans.loc["100", "spans"] == [{"begin": 4, "end": 9, "type": "insult"}]
+    assert spans.loc["101", "spans"] == []
+    assert set(spans["split"]) <= {"train", "test"}
+
+
+def test_topic_sets(root):
+    df = data.load_topic_sets(root)
+    assert list(df.columns) == data.TOPIC_COLUMNS
+    sem = df[df.source == "semeval2016_cqa"].set_index("comment")
+    assert sem.loc["lol first", "label"] == 1 and sem.loc["maybe QNB", "label"] == 0
+    assert sem.loc["HSBC is good", "article_title"] == "Best bank?"
+    assert sem["group"].nunique() == 1 and (sem["kind"] == "human").all()
+    arc = df[df.source == "arc"]
+    assert (arc["kind"] == "synthetic").all()
+    # body 1 is in train, so its test row is marked; body 3 is only in test
+    test = arc[arc.split == "test"].set_index("comment")
+    assert test.loc["Bike lanes slow traffic", "seen_in_train"]
+    assert not test.loc["Comment sections are toxic", "seen_in_train"]
+    # a comment's group is its own debate, also on its unrelated rows
+    assert set(arc[arc.comment == "Bike lanes slow traffic"]["group"]) == {"arc:Bike lanes work"}
+    fnc = df[df.source == "fnc1"]
+    assert fnc.set_index("comment").loc["Meteorite in Nicaragua"].label.tolist() == [0, 1]
+    yt = df[df.source == "youtube_spam"].set_index("comment")
+    assert yt.loc["check out my channel", "label"] == 1 and yt.loc["love this song", "article_title"] == "PSY - Gangnam Style"
+
+
+def test_hard_negatives_pick_the_closest_other_article():
+    pairs = pd.DataFrame({
+        "comment": ["Rates rise again", "The striker scored twice", "Mortgage costs up"],
+        "article_title": ["Central bank raises interest rates", "Local team wins cup final",
+                          "Banks raise mortgage rates"],
+        "article_body": ["", "", ""], "label": [0, 0, 0], "group": ["a", "b", "c"],
+        "source": "t", "kind": "human", "split": "train", "seen_in_train": False})
+    hard = data.build_hard_negatives(pairs, max_article_similarity=0.99)
+    assert (hard["label"] == 1).all() and (hard["kind"] == "hard_negative").all()
+    first = hard[hard.comment == "Rates rise again"]
+    assert first["article_title"].item() == "Banks raise mortgage rates"
+    assert first["group"].item() == "a"
+    # near-copies of the own article are excluded
+    assert data.build_hard_negatives(pairs, max_article_similarity=0.01).empty
+
+
+def test_grouped_split_keeps_groups_and_texts_apart():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"text": [f"text {i}" for i in range(400)], "group": rng.integers(0, 60, 400).astype(str)})
+    df.loc[5, "text"] = df.loc[300, "text"] = "same words"  # identical text in two groups
+    df.loc[300, "group"] = "other"
+    train, test = data.grouped_split(df, "group", test_size=0.3, seed=3)
+    assert len(train) + len(test) == len(df)
+    assert not set(train["group"]) & set(test["group"])
+    assert not set(train["text"]) & set(test["text"])
+    assert 0.1 < len(test) / len(df) < 0.5
+    # reproducible from (seed, test_size) alone, whatever the row order
+    _, test2 = data.grouped_split(df.sample(frac=1, random_state=1), "group", test_size=0.3, seed=3)
+    assert set(test2.index) == set(test.index)
+
+
+def test_labelled_export_csv_reports_bad_rows_by_line(tmp_path):
+    p = tmp_path / "export.csv"
+    p.write_text('text,article_title,article_body,abusive,off_topic\n'
+                 '"Fine, thanks",Budget,"Long\nbody",0,0\n'
+                 'you idiot,Budget,,1,\n'
+                 ',Budget,,0,0\n'
+                 'hello,Budget,,2,0\n'
+                 'hi,Budget,,true,yes\n', encoding="utf-8")
+    df, errors = data.load_labelled_export(p)
+    assert df["text"].tolist() == ["Fine, thanks", "you idiot"]
+    assert df["abusive"].tolist() == [0, 1]
+    assert df["off_topic"].iloc[0] == 0 and np.isnan(df["off_topic"].iloc[1])
+    assert errors == ["line 5: text is missing or empty", "line 6: abusive must be 0 or 1, got '2'",
+                      "line 7: off_topic must be 0 or 1, got 'yes'"]
+
+
+def test_labelled_export_jsonl(tmp_path):
+    p = tmp_path / "export.jsonl"
+    lines = [json.dumps({"text": "ok", "article_title": "T", "abusive": 0}), "{broken",
+             json.dumps([1]), "", json.dumps({"text": "bad", "abusive": None}),
+             json.dumps({"text": "x", "abusive": 1, "off_topic": 1, "article_body": 5})]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    df, errors = data.load_labelled_export(p)
+    assert df["text"].tolist() == ["ok"] and df["article_title"].tolist() == ["T"]
+    assert [e.split(":")[0] for e in errors] == ["line 2", "line 3", "line 5", "line 6"]
+    assert "abusive is missing" in errors[2] and "article_body must be a string" in errors[3]
+
+
+def test_labelled_export_unreadable_files(tmp_path):
+    with pytest.raises(data.LabelledDataError, match="missing column"):
+        p = tmp_path / "a.csv"
+        p.write_text("comment,label\nx,1\n")
+        data.load_labelled_export(p)
+    with pytest.raises(data.LabelledDataError, match="expected a .csv"):
+        p = tmp_path / "a.xlsx"
+        p.write_text("x")
+        data.load_labelled_export(p)
+    with pytest.raises(data.LabelledDataError, match="no such file"):
+        data.load_labelled_export(tmp_path / "missing.csv")
