@@ -1,1 +1,30 @@
 """The Flask application the CMS and the moderators talk to."""
+import logging
+import secrets
+
+from flask import Flask
+
+from .config import load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config, storage (migrated to head), model bundle (loaded now), blueprints."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(config))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        if not app.config.get("TESTING"):
+            logging.getLogger(__name__).warning("SECRET_KEY not set: using a random key (sessions end on restart)")
+
+    from . import db, errors, health, moderation
+    errors.init_app(app)
+    db.init_app(app)
+    moderation.init_app(app)
+    health.init_app(app)
+
+    from .api import bp as api_bp
+    from .openapi import bp as openapi_bp
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi_bp)
+    return app

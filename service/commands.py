@@ -1,4 +1,110 @@
 """Service-side `moderation` commands (serve, db, keys, users, export). Each is appended to COMMANDS."""
-import click  # noqa: F401
+import os
+import secrets
+
+import click
 
 COMMANDS: list = []
+
+
+def _app(**overrides):
+    from service import create_app
+    return create_app(overrides)
+
+
+def _admin_app():
+    """For one-shot admin commands: no model, no sessions."""
+    return _app(LOAD_BUNDLE_AT_START=False, SECRET_KEY="unused-by-cli-commands")
+
+
+@click.command(help="Run the API under gunicorn (the bundle is loaded once per worker, before its first request).")
+@click.option("--host", default=lambda: os.environ.get("MODERATION_HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("MODERATION_PORT", "8000")), type=int,
+              show_default="8000")
+@click.option("--workers", default=lambda: int(os.environ.get("MODERATION_WORKERS", "2")), type=int,
+              show_default="2")
+@click.option("--timeout", default=30, type=int, show_default=True, help="seconds before a stuck worker is killed")
+def serve(host, port, workers, timeout):
+    from gunicorn.app.base import BaseApplication
+
+    if not os.environ.get("MODERATION_SECRET_KEY"):
+        # one key shared by all workers of this run (moderator logins survive switching workers, not restarts)
+        click.echo("warning: MODERATION_SECRET_KEY not set; using a random key for this run", err=True)
+        os.environ["MODERATION_SECRET_KEY"] = secrets.token_urlsafe(32)
+    # Migrate once here, so that workers starting together do not race on the schema.
+    app = _admin_app()
+    click.echo(f"database: {app.extensions['db']['engine'].url.render_as_string(hide_password=True)}")
+    app.extensions["db"]["engine"].dispose()
+    os.environ["MODERATION_AUTO_MIGRATE"] = "false"
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", timeout)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("accesslog", os.environ.get("MODERATION_ACCESS_LOG"))
+            self.cfg.set("worker_tmp_dir", "/dev/shm" if os.path.isdir("/dev/shm") else None)
+
+        def load(self):
+            return _app()  # in each worker (no preload): its own DB pool and its own bundle, loaded now
+
+    Server().run()
+
+
+COMMANDS.append(serve)
+
+
+@click.group(help="Database schema.")
+def db():
+    pass
+
+
+@db.command("upgrade", help="Upgrade the schema to the newest revision (existing data is kept).")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision):
+    from service.db import upgrade
+    app = _app(AUTO_MIGRATE=False, LOAD_BUNDLE_AT_START=False, SECRET_KEY="unused-by-cli-commands")
+    upgrade(app.extensions["db"]["engine"], revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+COMMANDS.append(db)
+
+
+@click.group(help="API keys (one or more per site; stored hashed).")
+def keys():
+    pass
+
+
+@keys.command("create", help="Create a key for SITE; prints it once (it is not stored in clear).")
+@click.argument("site")
+@click.argument("name", default="default")
+def keys_create(site, name):
+    from service.auth import create_api_key
+    with _admin_app().app_context():
+        click.echo(create_api_key(site, name))
+
+
+@keys.command("list", help="List keys (id, site, name, prefix, created, revoked).")
+def keys_list():
+    from sqlalchemy import select
+
+    from service.db import ApiKey, db_session, iso
+    with _admin_app().app_context():
+        for k in db_session().scalars(select(ApiKey).order_by(ApiKey.id)):
+            state = f"revoked {iso(k.revoked_at)}" if k.revoked_at else "active"
+            click.echo(f"{k.id}\t{k.site}\t{k.name}\t{k.prefix}…\t{iso(k.created_at)}\t{state}")
+
+
+@keys.command("revoke", help="Revoke the key with this id (see `keys list`).")
+@click.argument("key_id", type=int)
+def keys_revoke(key_id):
+    from service.auth import revoke_api_key
+    with _admin_app().app_context():
+        if not revoke_api_key(key_id):
+            raise click.ClickException(f"no active key with id {key_id}")
+        click.echo(f"revoked key {key_id}")
+
+
+COMMANDS.append(keys)

@@ -1,0 +1,139 @@
+"""The /v1 JSON API the CMS calls: moderate (one or a batch), register articles, poll a comment's state."""
+import json
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .auth import require_api_key
+from .db import Article, Comment, db_session, iso
+from .errors import ApiError
+from .moderation import moderate_many, response_from_row
+from .schema import ARTICLE_FIELDS, MODERATE, batch_schema, validate
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body():
+    """The request body as parsed JSON, or a 4xx ApiError saying exactly what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, f"Content-Type must be application/json (got {request.mimetype or 'none'})",
+                       field="Content-Type", code="unsupported_media_type")
+    raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"body is not valid UTF-8 (bad byte at offset {exc.start})", field="body",
+                       code="invalid_encoding") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="body",
+                       code="invalid_json") from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"invalid JSON: {exc}", field="body", code="invalid_json") from None
+
+
+def _check_site(site, field="site"):
+    if site is not None and site != g.site:
+        raise ApiError(403, f"this API key belongs to site {g.site!r}, not {site!r}", field=field, code="forbidden")
+
+
+def _item(data: dict) -> dict:
+    return {"comment": data["comment"], "article": data["article"], "callback_url": data.get("callback_url")}
+
+
+@bp.post("/moderate")
+@require_api_key
+def moderate_one():
+    data = validate(json_body(), MODERATE)
+    _check_site(data.get("site"))
+    result = moderate_many(g.site, [_item(data)])[0]
+    g.decision = result["decision"]
+    return jsonify(result)
+
+
+@bp.post("/moderate/batch")
+@require_api_key
+def moderate_batch():
+    limit = int(current_app.config["BATCH_MAX_ITEMS"])
+    data = validate(json_body(), batch_schema(limit))
+    _check_site(data.get("site"))
+    results: list = [None] * len(data["items"])
+    valid, positions = [], []
+    for i, raw in enumerate(data["items"]):
+        try:
+            item = validate(raw, MODERATE, f"items[{i}]")
+            _check_site(item.get("site"), f"items[{i}].site")
+        except ApiError as err:
+            results[i] = err.to_dict()
+            continue
+        valid.append(_item(item))
+        positions.append(i)
+    for i, result in zip(positions, moderate_many(g.site, valid) if valid else []):
+        results[i] = result
+    return jsonify({"results": results})
+
+
+def _article_json(row: Article) -> dict:
+    return {"id": row.article_id, "title": row.title, "body": row.body, "section": row.section, "url": row.url,
+            "updated_at": iso(row.updated_at)}
+
+
+def _path_id(value: str, field: str) -> str:
+    if len(value) > 255:
+        raise ApiError(400, "longer than 255 characters", field=field, code="too_long")
+    return value
+
+
+@bp.put("/articles/<path:article_id>")
+@require_api_key
+def put_article(article_id):
+    article_id = _path_id(article_id, "article_id")
+    data = validate(json_body(), ARTICLE_FIELDS)
+    session = db_session()
+    query = select(Article).where(Article.site == g.site, Article.article_id == article_id)
+    row = session.scalar(query)
+    created = row is None
+    if created:
+        row = Article(site=g.site, article_id=article_id)
+        session.add(row)
+    for name in ARTICLE_FIELDS:  # PUT replaces: fields not sent are cleared
+        setattr(row, name, data.get(name))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # a concurrent PUT created it first: update that row instead
+        row = session.scalar(query)
+        if row is None:
+            raise
+        for name in ARTICLE_FIELDS:
+            setattr(row, name, data.get(name))
+        session.commit()
+        created = False
+    return jsonify(_article_json(row)), 201 if created else 200
+
+
+@bp.get("/articles/<path:article_id>")
+@require_api_key
+def get_article(article_id):
+    row = db_session().scalar(select(Article).where(Article.site == g.site, Article.article_id == article_id))
+    if row is None:
+        raise ApiError(404, "no article with this id for this site", field="article_id", code="not_found")
+    return jsonify(_article_json(row))
+
+
+@bp.get("/comments/<path:comment_id>")
+@require_api_key
+def get_comment(comment_id):
+    row = db_session().scalar(select(Comment).where(Comment.site == g.site, Comment.comment_id == comment_id))
+    if row is None:
+        raise ApiError(404, "no comment with this id for this site", field="comment_id", code="not_found")
+    body = response_from_row(row)
+    body.update(status=row.status, article_id=row.article_id, received_at=iso(row.received_at),
+                updated_at=iso(row.updated_at))
+    return jsonify(body)

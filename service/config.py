@@ -1,0 +1,79 @@
+"""Configuration: built-in defaults < TOML file ($MODERATION_CONFIG) < MODERATION_* env vars < dict passed in.
+
+Keys are upper-case (Flask style). The TOML file may use lower-case keys; nested tables keep their shape
+(e.g. `[policy]`, `[policy.sites."example.org"]`, `[policy.sites."example.org".sections.sport]`).
+Env values are parsed as JSON when they parse (numbers, true/false, objects), else kept as strings.
+"""
+import json
+import os
+import tomllib
+
+ENV_PREFIX = "MODERATION_"
+
+DEFAULTS = {
+    # SQLAlchemy URL; None means a SQLite file `moderation.sqlite` in the app's instance folder.
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,           # None: a random per-process key (set it when running several workers).
+    "BUNDLE": None,               # model bundle folder; None: the shipped default under models/bundles/.
+    "LOAD_BUNDLE_AT_START": True,  # load in create_app, i.e. once per gunicorn worker before its first request.
+    "AUTO_MIGRATE": True,         # upgrade the database schema to head in create_app.
+    "TORCH_THREADS": 1,           # one intra-op thread per worker: workers, not threads, give parallelism.
+    "MAX_CONTENT_LENGTH": 256 * 1024,  # bytes per request body; larger bodies get 413.
+    "MAX_TEXT_CHARS": 5000,       # longer comments are held with reason `too_long`.
+    "BATCH_MAX_ITEMS": 100,       # items per POST /v1/moderate/batch.
+    "RATE_LIMIT": 1200,           # requests per API key per window; 0 disables.
+    "RATE_LIMIT_WINDOW": 60,      # seconds.
+    "REDIS_URL": None,            # when set, rate-limit counters live in Redis instead of the database.
+    # Thresholds: {"abusive": .., "off_topic": .., "spam": .., "sections": {section: {...}},
+    #              "sites": {site: {..., "sections": {section: {...}}}}}
+    # Unset values fall back to the bundle's own thresholds.
+    "POLICY": {},
+}
+
+
+# Never parsed as JSON: a secret or a URL is a string even when it looks like a number.
+STRING_KEYS = {"DATABASE_URL", "SECRET_KEY", "BUNDLE", "REDIS_URL"}
+
+
+def _parse_env(name: str, value: str):
+    if name in STRING_KEYS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _upper_top(d: dict) -> dict:
+    return {k.upper(): v for k, v in d.items()}
+
+
+def load_config(overrides: dict | None = None, environ=None) -> dict:
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    path = environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            config.update(_upper_top(tomllib.load(fh)))
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "CONFIG":
+            key = name[len(ENV_PREFIX):]
+            config[key] = _parse_env(key, value)
+    config.update(overrides or {})
+    return config
+
+
+def thresholds_for(policy: dict, base: dict, site: str | None, section: str | None) -> dict:
+    """Most specific wins: bundle thresholds < policy defaults < section (all sites) < site < the site's section."""
+    def numeric(d):
+        return {k: v for k, v in (d or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    result = dict(base or {})
+    result.update(numeric(policy))
+    if section:
+        result.update(numeric((policy.get("sections") or {}).get(section)))
+    site_policy = (policy.get("sites") or {}).get(site) or {}
+    result.update(numeric(site_policy))
+    if section:
+        result.update(numeric((site_policy.get("sections") or {}).get(section)))
+    return result

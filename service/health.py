@@ -1,0 +1,117 @@
+"""Liveness, readiness and Prometheus metrics.
+
+Metrics are kept per process: under gunicorn each scrape sees the worker that answered it (counters carry a
+`pid` label so restarts and workers can be told apart); the review queue size comes from the database.
+"""
+import bisect
+import os
+import threading
+import time
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import func, select, text
+
+from .db import Comment, db_session
+
+bp = Blueprint("health", __name__)
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests: dict = {}     # (endpoint, method, status, decision) -> count
+        self.latency: dict = {}      # (endpoint, decision) -> [bucket counts..., +Inf], sum
+
+    def observe(self, endpoint, method, status, decision, seconds):
+        with self.lock:
+            key = (endpoint, method, str(status), decision)
+            self.requests[key] = self.requests.get(key, 0) + 1
+            counts, total = self.latency.get((endpoint, decision), ([0] * (len(BUCKETS) + 1), 0.0))
+            counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+            self.latency[(endpoint, decision)] = (counts, total + seconds)
+
+
+def _labels(**labels) -> str:
+    def esc(v):
+        return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in labels.items()) + "}"
+
+
+def init_app(app):
+    app.extensions["metrics"] = Metrics()
+
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _record(response):
+        started = g.get("started")
+        if started is not None:
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+            app.extensions["metrics"].observe(endpoint, request.method, response.status_code,
+                                              g.get("decision", "none"), time.perf_counter() - started)
+        return response
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    from .moderation import get_bundle
+    checks, ready = {}, True
+    try:
+        bundle = get_bundle()
+        checks["bundle"] = {"ok": True, "model_version": bundle.version}
+    except Exception as exc:  # noqa: BLE001
+        checks["bundle"] = {"ok": False, "error": str(exc)}
+        ready = False
+    try:
+        db_session().execute(text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = {"ok": False, "error": exc.__class__.__name__}
+        ready = False
+    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    m = current_app.extensions["metrics"]
+    pid = os.getpid()
+    lines = ["# HELP moderation_requests_total HTTP requests by endpoint, method, status and decision.",
+             "# TYPE moderation_requests_total counter"]
+    with m.lock:
+        requests = dict(m.requests)
+        latency = {k: (list(c), s) for k, (c, s) in m.latency.items()}
+    for (endpoint, method, status, decision), n in sorted(requests.items()):
+        lines.append("moderation_requests_total" + _labels(endpoint=endpoint, method=method, status=status,
+                                                           decision=decision, pid=pid) + f" {n}")
+    lines += ["# HELP moderation_request_duration_seconds Request latency by endpoint and decision.",
+              "# TYPE moderation_request_duration_seconds histogram"]
+    for (endpoint, decision), (counts, total) in sorted(latency.items()):
+        running = 0
+        for bound, count in zip([*map(str, BUCKETS), "+Inf"], counts):
+            running += count
+            lines.append("moderation_request_duration_seconds_bucket"
+                         + _labels(endpoint=endpoint, decision=decision, pid=pid, le=bound) + f" {running}")
+        base = _labels(endpoint=endpoint, decision=decision, pid=pid)
+        lines.append(f"moderation_request_duration_seconds_sum{base} {total:.6f}")
+        lines.append(f"moderation_request_duration_seconds_count{base} {running}")
+    bundle = current_app.extensions["moderation"].get("bundle")
+    lines += ["# HELP moderation_model_info The loaded model bundle (1 when loaded).",
+              "# TYPE moderation_model_info gauge",
+              "moderation_model_info" + _labels(model_version=getattr(bundle, "version", "none"))
+              + f" {1 if bundle is not None else 0}"]
+    try:
+        queue = db_session().scalar(select(func.count()).select_from(Comment).where(Comment.status == "held"))
+        lines += ["# HELP moderation_review_queue_size Comments held and waiting for a moderator.",
+                  "# TYPE moderation_review_queue_size gauge", f"moderation_review_queue_size {queue}"]
+    except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
+        pass
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

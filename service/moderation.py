@@ -1,0 +1,209 @@
+"""The decision path: score with the bundle, apply the site/section policy, store, answer. Fails closed.
+
+`moderate()` is the one entry point for every transport (/v1, Perspective, Coral).
+"""
+import datetime as dt
+import logging
+import threading
+import time
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .config import thresholds_for
+from .db import Article, Comment, db_session
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_cache: dict = {}          # bundle path -> loaded bundle, shared by every app in this process
+RETRY_LOAD_AFTER_S = 30     # after a failed load, wait before trying again (each try costs seconds)
+
+
+class BundleUnavailable(RuntimeError):
+    pass
+
+
+def get_bundle():
+    """The app's model bundle, loaded once per process (create_app loads it before the first request)."""
+    state = current_app.extensions["moderation"]
+    if state.get("bundle") is not None:
+        return state["bundle"]
+    with _lock:
+        if state.get("bundle") is None:
+            if time.monotonic() - state.get("failed_at", -1e9) < RETRY_LOAD_AFTER_S:
+                raise BundleUnavailable(state.get("error", "model bundle not loaded"))
+            path = current_app.config.get("BUNDLE")
+            try:
+                if path not in _cache:
+                    import models
+                    _cache[path] = models.load_bundle(path)
+                state["bundle"] = _cache[path]
+            except Exception as exc:  # noqa: BLE001 - any load failure means: not ready, hold everything
+                state["failed_at"] = time.monotonic()
+                state["error"] = f"model bundle could not be loaded: {exc}"
+                log.exception("model bundle %s could not be loaded", path or "(default)")
+                raise BundleUnavailable(state["error"]) from exc
+    return state["bundle"]
+
+
+def init_app(app):
+    app.extensions["moderation"] = {"bundle": app.config.get("BUNDLE_INSTANCE")}
+    threads = app.config.get("TORCH_THREADS")
+    if threads:
+        import torch
+        torch.set_num_threads(int(threads))
+    if app.config.get("LOAD_BUNDLE_AT_START") and app.extensions["moderation"]["bundle"] is None:
+        with app.app_context():
+            try:
+                get_bundle()
+            except BundleUnavailable:
+                pass  # /readyz says so; /v1/moderate holds with model_error until it loads
+
+
+def _parse_time(value, field: str):
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=field) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _as_id(value):
+    return None if value is None else str(value)
+
+
+def response_from_row(row: Comment) -> dict:
+    body = {"comment_id": row.comment_id, "decision": row.decision, "reasons": list(row.reasons or []),
+            "scores": dict(row.scores or {}), "spans": list(row.spans or []), "model_version": row.model_version}
+    if row.decision == "hold":
+        body["review_id"] = row.id
+    return body
+
+
+def _resolve_article(session, site: str, article: dict | None):
+    """Inline title/body win; an article sent by id alone is looked up among the registered ones."""
+    article = dict(article or {})
+    article_id = _as_id(article.get("id"))
+    if article_id is not None and not (article.get("title") or article.get("body")):
+        row = session.scalar(select(Article).where(Article.site == site, Article.article_id == article_id))
+        if row is not None:
+            article["title"], article["body"] = row.title, row.body
+            if article.get("section") is None:
+                article["section"] = row.section
+    return article_id, article
+
+
+def _model_article(article: dict):
+    import models
+    if not (article.get("title") or article.get("body")):
+        return None
+    # no id: the bundle then caches embeddings by content, so an updated article is never scored stale
+    return models.Article(title=article.get("title"), body=article.get("body"))
+
+
+def _score_all(bundle, pairs):
+    """Batched scoring; if the batch fails, score one by one so one bad item cannot fail the others."""
+    try:
+        return list(bundle.score_many(pairs))
+    except Exception:  # noqa: BLE001
+        log.exception("batched scoring failed; retrying item by item")
+    results = []
+    for text, article in pairs:
+        try:
+            results.append(bundle.score(text, article))
+        except Exception as exc:  # noqa: BLE001
+            log.exception("scoring failed")
+            results.append(exc)
+    return results
+
+
+def _decide(bundle, score, site: str, section):
+    import models
+    policy = current_app.config.get("POLICY") or {}
+    thresholds = thresholds_for(policy, getattr(bundle, "thresholds", {}), site, section)
+    decision = models.decide(score, thresholds, max_chars=current_app.config.get("MAX_TEXT_CHARS"))
+    scores = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam}
+    scores.update(score.sub_scores or {})
+    return {"decision": decision.decision, "reasons": list(decision.reasons),
+            "scores": {k: round(float(v), 6) for k, v in scores.items()}, "spans": list(score.spans or []),
+            "model_version": score.model_version or bundle.version}
+
+
+def _model_error(bundle, text: str) -> dict:
+    reasons = ["model_error"]
+    if len(text) > (current_app.config.get("MAX_TEXT_CHARS") or float("inf")):
+        reasons.append("too_long")
+    return {"decision": "hold", "reasons": reasons, "scores": {}, "spans": [],
+            "model_version": getattr(bundle, "version", None) or "unavailable"}
+
+
+def _store(session, site, comment, article_id, result, callback_url):
+    row = Comment(
+        site=site, comment_id=_as_id(comment["id"]), article_id=article_id,
+        author_id=_as_id(comment.get("author_id")), parent_id=_as_id(comment.get("parent_id")),
+        text=comment["text"], created_at=_parse_time(comment.get("created_at"), "comment.created_at"),
+        scores=result["scores"], spans=result["spans"], decision=result["decision"], reasons=result["reasons"],
+        model_version=result["model_version"], status="published" if result["decision"] == "publish" else "held",
+        callback_url=callback_url,
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        # the same (site, comment_id) was stored by a concurrent request: its decision is the answer
+        session.rollback()
+        row = session.scalar(select(Comment).where(Comment.site == site, Comment.comment_id == row.comment_id))
+        if row is None:
+            raise
+    return row
+
+
+def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[dict]:
+    """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each."""
+    session = db_session()
+    out: list = [None] * len(items)
+    todo = []
+    for i, item in enumerate(items):
+        comment = item["comment"]
+        _parse_time(comment.get("created_at"), "comment.created_at")  # reject bad input before scoring
+        if store:
+            row = session.scalar(select(Comment).where(Comment.site == site,
+                                                       Comment.comment_id == _as_id(comment["id"])))
+            if row is not None:
+                out[i] = response_from_row(row)
+                continue
+        article_id, article = _resolve_article(session, site, item.get("article"))
+        todo.append((i, comment, article_id, article, item.get("callback_url")))
+
+    if todo:
+        try:
+            bundle = get_bundle()
+            scores = _score_all(bundle, [(c["text"], _model_article(a)) for _, c, _, a, _ in todo])
+        except Exception as exc:  # noqa: BLE001 - fail closed
+            bundle, scores = None, [exc] * len(todo)
+        for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
+            result = None
+            if not isinstance(score, Exception):
+                try:
+                    result = _decide(bundle, score, site, article.get("section"))
+                except Exception:  # noqa: BLE001
+                    log.exception("policy failed")
+            if result is None:
+                result = _model_error(bundle, comment["text"])
+            if store:
+                out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url))
+            else:
+                out[i] = {"comment_id": _as_id(comment["id"]), **result}
+    return out
+
+
+def moderate(site: str, comment: dict, article: dict | None = None, *, store: bool = True,
+             callback_url: str | None = None) -> dict:
+    """One comment -> the /v1/moderate response body. Idempotent on (site, comment id) when storing."""
+    return moderate_many(site, [{"comment": comment, "article": article, "callback_url": callback_url}],
+                         store=store)[0]
