@@ -22,6 +22,9 @@ def create_app(config: dict | None = None) -> Flask:
     moderation.init_app(app)
     health.init_app(app)
 
+    from . import review
+    review.init_app(app)  # /review pages, /v1/feedback, /v1/export, webhook outbox
+
     from .api import bp as api_bp
     from .openapi import bp as openapi_bp
     app.register_blueprint(api_bp)

@@ -108,3 +108,8 @@ def keys_revoke(key_id):
 
 
 COMMANDS.append(keys)
+
+
+from .review.commands import COMMANDS as _review_commands  # noqa: E402  (users, export, webhooks)
+
+COMMANDS.extend(_review_commands)

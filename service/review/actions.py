@@ -1,0 +1,73 @@
+"""Decisions on held comments: one conditional UPDATE decides who wins, then the label, audit entry and webhook."""
+from sqlalchemy import update
+
+from service.db import Comment, utcnow
+
+from . import outbox
+from .tables import AuditEntry, Decision
+
+STATUS_FOR = {"approve": "approved", "reject": "rejected"}
+OFF_TOPIC_REASONS = {"off_topic", "spam"}
+
+
+class AlreadyDecided(Exception):
+    def __init__(self, comment):
+        self.comment = comment
+        super().__init__(f"comment {comment.comment_id} was already {comment.status} by someone else")
+
+
+def default_labels(comment, action: str) -> dict:
+    """What a decision says about the comment when the moderator corrects nothing: approving means neither
+    abusive nor off-topic; rejecting confirms the reasons the model held it for."""
+    if action == "approve":
+        return {"abusive": False, "off_topic": False}
+    reasons = set(comment.reasons or [])
+    return {"abusive": "abusive" in reasons, "off_topic": bool(reasons & OFF_TOPIC_REASONS)}
+
+
+def audit(session, *, username: str, action: str, user_id=None, comment=None, **details):
+    session.add(AuditEntry(
+        user_id=user_id, username=username, action=action, at=utcnow(),
+        comment_pk=comment.id if comment else None, site=comment.site if comment else None,
+        comment_id=comment.comment_id if comment else None,
+        scores=dict(comment.scores or {}) if comment else None,
+        model_version=comment.model_version if comment else None, details=details))
+
+
+def decide(session, config, comment_pk: int, action: str, *, user=None, abusive: bool | None = None,
+           off_topic: bool | None = None, reject_reason: str | None = None, bulk: bool = False):
+    """Approve or reject one held comment and commit. Raises AlreadyDecided if it is no longer held,
+    LookupError if there is no such comment."""
+    if action not in STATUS_FOR:
+        raise ValueError("action must be approve or reject")
+    now = utcnow()
+    won = session.execute(
+        update(Comment).where(Comment.id == comment_pk, Comment.status == "held")
+        .values(status=STATUS_FOR[action], updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    comment = session.get(Comment, comment_pk)
+    if comment is None:
+        session.rollback()
+        raise LookupError(f"no comment {comment_pk}")
+    session.refresh(comment)
+    if not won:
+        session.rollback()
+        raise AlreadyDecided(comment)
+    labels = default_labels(comment, action)
+    if abusive is not None:
+        labels["abusive"] = abusive
+    if off_topic is not None:
+        labels["off_topic"] = off_topic
+    reject_reason = (reject_reason or "").strip()[:1000] or None if action == "reject" else None
+    session.add(Decision(comment_pk=comment.id, source="moderator", user_id=user.id if user else None,
+                         action=action, reject_reason=reject_reason, decided_at=now, **labels))
+    audit(session, username=user.username if user else "system", user_id=user.id if user else None,
+          action=action, comment=comment, labels=labels, reject_reason=reject_reason, bulk=bulk,
+          corrected=abusive is not None or off_topic is not None)
+    outbox.enqueue(session, config, comment, {
+        "event": "comment.decided", "site": comment.site, "comment_id": comment.comment_id,
+        "status": comment.status, "decision": "publish" if action == "approve" else "reject",
+        "labels": labels, "reject_reason": reject_reason, "decided_at": now.isoformat(),
+        "model_version": comment.model_version})
+    session.commit()
+    return comment

@@ -1,0 +1,99 @@
+"""The CMS side of review: `POST /v1/feedback` (reader flags, corrections) and `GET /v1/export` (labelled data)."""
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from sqlalchemy import select
+
+from service.api import json_body
+from service.auth import require_api_key
+from service.db import Comment, db_session, utcnow
+from service.errors import ApiError
+
+from . import export
+from .actions import audit, default_labels
+from .queue import BadFilter, parse_date
+from .tables import Decision
+
+bp = Blueprint("review_api", __name__, url_prefix="/v1")
+
+FEEDBACK_TYPES = ("flag", "correction")
+MAX_NOTE = 2000
+
+
+def _optional_bool(data, name):
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(422, f"{name} must be true, false or absent", field=name)
+    return value
+
+
+@bp.post("/feedback")
+@require_api_key
+def feedback():
+    """`flag`: a published comment goes back into the queue (reason `reader_flag`).
+    `correction`: the CMS overrules a decision (`decision`: publish|reject, optional labels); it becomes a label."""
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object", field="body")
+    comment_id = data.get("comment_id")
+    if isinstance(comment_id, int) and not isinstance(comment_id, bool):
+        comment_id = str(comment_id)
+    if not isinstance(comment_id, str) or not comment_id.strip():
+        raise ApiError(422, "comment_id is required (string)", field="comment_id")
+    kind = data.get("type")
+    if kind not in FEEDBACK_TYPES:
+        raise ApiError(422, f"type must be one of {', '.join(FEEDBACK_TYPES)}", field="type")
+    note = data.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
+        raise ApiError(422, f"note must be a string of at most {MAX_NOTE} characters", field="note")
+    abusive, off_topic = _optional_bool(data, "abusive"), _optional_bool(data, "off_topic")
+
+    session = db_session()
+    comment = session.scalar(select(Comment).where(Comment.site == g.site, Comment.comment_id == comment_id))
+    if comment is None:
+        raise ApiError(404, "no comment with this id for this site", field="comment_id")
+    who = f"cms:{g.site}"
+    if kind == "flag":
+        if comment.status == "rejected":
+            raise ApiError(409, "the comment is already rejected", field="comment_id", code="conflict")
+        if comment.status != "held":
+            comment.status = "held"
+            if "reader_flag" not in (comment.reasons or []):
+                comment.reasons = list(comment.reasons or []) + ["reader_flag"]
+        audit(session, username=who, action="reader_flag", comment=comment, note=note)
+    else:
+        decision = data.get("decision")
+        if decision not in ("publish", "reject"):
+            raise ApiError(422, "decision must be publish or reject", field="decision")
+        action = "approve" if decision == "publish" else "reject"
+        labels = default_labels(comment, action)
+        if abusive is not None:
+            labels["abusive"] = abusive
+        if off_topic is not None:
+            labels["off_topic"] = off_topic
+        comment.status = "approved" if action == "approve" else "rejected"
+        session.add(Decision(comment_pk=comment.id, source="cms", action=action, decided_at=utcnow(),
+                             reject_reason=note if action == "reject" else None, **labels))
+        audit(session, username=who, action="cms_correction", comment=comment, labels=labels, note=note)
+    session.commit()
+    return jsonify({"comment_id": comment.comment_id, "status": comment.status, "reasons": comment.reasons})
+
+
+def export_response(site: str | None):
+    fmt = request.args.get("format", "jsonl")
+    if fmt not in export.FORMATS:
+        raise ApiError(422, f"format must be one of {', '.join(export.FORMATS)}", field="format")
+    try:
+        since = parse_date(request.args.get("since"), "since")
+    except BadFilter as exc:
+        raise ApiError(422, str(exc), field="since") from None
+    chunks = export.serialise(export.rows(db_session(), since=since, site=site), fmt)
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    name = f"labelled-{site or 'all'}.{fmt}"
+    return Response(stream_with_context(chunks), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/export")
+@require_api_key
+def export_site():
+    """The labelled export of the key's own site (`?since=YYYY-MM-DD&format=csv|jsonl`)."""
+    return export_response(g.site)

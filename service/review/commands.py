@@ -1,0 +1,111 @@
+"""`moderation users create|list|disable`, `moderation export`, `moderation webhooks run`."""
+import sys
+
+import click
+from sqlalchemy import select
+
+
+def _app():
+    from service import create_app
+    # these commands never score: skip loading the model bundle
+    return create_app({"LOAD_BUNDLE_AT_START": False})
+
+
+@click.group(help="Moderator accounts for the /review pages.")
+def users():
+    pass
+
+
+@users.command("create", help="Create a moderator or admin; the password is asked for (or read from stdin).")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted when not given; never pass it on a shared machine's command line.")
+def users_create(username, role, password):
+    from service.db import db_session
+    from .users import create_user
+    with _app().app_context():
+        try:
+            user = create_user(db_session(), username, password, role)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created {user.role} {user.username}")
+
+
+@users.command("list", help="List accounts with role and state.")
+def users_list():
+    from service.db import db_session
+    from .tables import User
+    with _app().app_context():
+        for user in db_session().scalars(select(User).order_by(User.username)):
+            state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+            click.echo(f"{user.username}\t{user.role}\t{state}")
+
+
+@users.command("disable", help="Disable an account (its sessions end at once).")
+@click.argument("username")
+def users_disable(username):
+    from service.db import db_session
+    from .users import disable_user
+    with _app().app_context():
+        try:
+            disable_user(db_session(), username)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"disabled {username}")
+
+
+@click.command("export", help="Write human-labelled comments in the format `moderation train` reads.")
+@click.option("--since", help="Only decisions from this date on (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+@click.option("--site", help="Only this site.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+def export_command(since, fmt, site, output):
+    from service.db import db_session
+    from . import export
+    from .queue import BadFilter, parse_date
+    try:
+        start = parse_date(since, "--since")
+    except BadFilter as exc:
+        raise click.BadParameter(str(exc)) from None
+    count = 0
+
+    def counted(records):
+        nonlocal count
+        for record in records:
+            count += 1
+            yield record
+
+    with _app().app_context():
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            for chunk in export.serialise(counted(export.rows(db_session(), since=start, site=site)), fmt):
+                out.write(chunk)
+        finally:
+            if output:
+                out.close()
+    click.echo(f"exported {count} labelled comment(s)", err=True)
+
+
+@click.group(help="Webhooks back to the CMS.")
+def webhooks():
+    pass
+
+
+@webhooks.command("run", help="Deliver the webhook outbox until interrupted (run one or more beside the server).")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def webhooks_run(once):
+    from service.db import db_session
+    from . import outbox
+    app = _app()
+    if once:
+        with app.app_context():
+            click.echo(outbox.deliver_due(db_session(), app.config))
+        return
+    try:
+        outbox.run_worker(app)
+    except KeyboardInterrupt:
+        pass
+
+
+COMMANDS = [users, export_command, webhooks]

@@ -1,0 +1,54 @@
+"""Labelled export: every human-decided comment (latest decision wins) in the schema that
+`training.data.load_labelled_export` (and so `moderation train`) reads: id, text, article_id, article_title,
+article_body, abusive, off_topic (0/1)."""
+import csv
+import io
+import json
+
+from sqlalchemy import and_, func, select
+
+from service.db import Article, Comment
+
+from .tables import Decision
+
+COLUMNS = ("id", "text", "article_id", "article_title", "article_body", "abusive", "off_topic")
+FORMATS = ("csv", "jsonl")
+
+
+def rows(session, since=None, site: str | None = None):
+    latest = select(func.max(Decision.id).label("id")).group_by(Decision.comment_pk).subquery()
+    query = (select(Decision.abusive, Decision.off_topic, Comment.site, Comment.comment_id, Comment.text,
+                    Comment.article_id, Article.title, Article.body)
+             .join(latest, latest.c.id == Decision.id)
+             .join(Comment, Comment.id == Decision.comment_pk)
+             .outerjoin(Article, and_(Article.site == Comment.site, Article.article_id == Comment.article_id))
+             .order_by(Decision.id))
+    if since is not None:
+        query = query.where(Decision.decided_at >= since)
+    if site:
+        query = query.where(Comment.site == site)
+    for r in session.execute(query.execution_options(yield_per=1000)):
+        yield {"id": f"{r.site}:{r.comment_id}", "text": r.text,
+               "article_id": f"{r.site}:{r.article_id}" if r.article_id else "",
+               "article_title": r.title or "", "article_body": r.body or "",
+               "abusive": int(bool(r.abusive)), "off_topic": int(bool(r.off_topic))}
+
+
+def serialise(records, fmt: str):
+    """Yield the export as text chunks (streams: the whole export is never in memory)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    if fmt == "jsonl":
+        for record in records:
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(record)
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,59 @@
+"""Helpers shared by the review tests (test_review*, test_webhooks*, test_export*, test_browser*)."""
+import datetime as dt
+import re
+
+from service.db import Article, Comment, db_session
+
+PASSWORD = "correct horse battery"
+
+
+def review_config(tmp_path, **extra) -> dict:
+    """An app without the model bundle: review tests store held comments directly."""
+    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/review.db", "SECRET_KEY": "test-secret",
+            "RATE_LIMIT": 0, "LOAD_BUNDLE_AT_START": False, "REVIEW_SECURE_COOKIES": False,
+            "WEBHOOK_SECRETS": {"*": ["whsec-test"]}, **extra}
+
+
+def add_user(app, username, role="moderator", password=PASSWORD):
+    from service.review.users import create_user
+    with app.app_context():
+        return create_user(db_session(), username, password, role).id
+
+
+def add_held(app, n=1, *, site="test-site", text="you are an idiot {i}", reasons=("abusive",), abusive=0.9,
+             section="news", author="author-1", received_at=None, callback_url=None, spans=None, **fields):
+    """Store n held comments (and their article); return their primary keys."""
+    with app.app_context():
+        session = db_session()
+        article = session.query(Article).filter_by(site=site, article_id="a1").one_or_none()
+        if article is None:
+            session.add(Article(site=site, article_id="a1", title="Council votes on the new bridge",
+                                body="The council voted 7-2 for the bridge.", section=section))
+        pks = []
+        for i in range(n):
+            t = text.format(i=i)
+            c = Comment(site=site, comment_id=f"c{session.query(Comment).count() + 1}", article_id="a1",
+                        author_id=author, text=t, scores={"abusive": abusive, "off_topic": 0.1, "spam": 0.01},
+                        spans=spans if spans is not None else [], decision="hold", reasons=list(reasons),
+                        model_version="test-model-1", status="held", callback_url=callback_url,
+                        received_at=received_at or dt.datetime.now(dt.timezone.utc), **fields)
+            session.add(c)
+            session.flush()
+            pks.append(c.id)
+        session.commit()
+        return pks
+
+
+def csrf(client) -> str:
+    """This client's CSRF token, taken from a rendered form as a browser would."""
+    page = client.get("/review/login").get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    response = client.post("/review/login", data={"username": username, "password": password,
+                                                  "csrf_token": csrf(client)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
