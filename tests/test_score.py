@@ -6,35 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 import models
+from tiny_data import KeywordBundle
 from training import score as scoring
-
-
-class KeywordBundle:
-    """Scores by keyword so each decision is known in advance; records the batch sizes it saw."""
-    version = "kw-1"
-
-    def __init__(self, broken_text=None):
-        self.batches = []
-        self.broken_text = broken_text
-
-    def _one(self, text, article):
-        if text == self.broken_text:
-            raise RuntimeError("encoder crashed")
-        art = models.Article.coerce(article)
-        abusive = 0.9 if "idiot" in text else 0.1
-        off = 0.8 if art is not None and art.known and "football" in text else 0.2
-        return models.Score(abusive=abusive, off_topic=off, spam=0.05, sub_scores={"insult": abusive / 2},
-                            spans=[], article_known=bool(art is not None and art.known), language="en",
-                            language_supported=True, model_version=self.version,
-                            length=len(text), thresholds={"abusive": 0.5, "off_topic": 0.5, "spam": 0.5})
-
-    def score_many(self, items):
-        items = list(items)
-        self.batches.append(len(items))
-        return [self._one(t, a) for t, a in items]
-
-    def score(self, text, article=None):
-        return self._one(text, article)
 
 
 def run(lines, bundle=None, batch_size=3):
@@ -48,7 +21,7 @@ ARTICLE = {"title": "Council passes the city budget", "body": "Taxes rise by two
 
 def test_scores_in_input_order_with_schema():
     lines = [json.dumps({"id": f"c{i}", "text": t, "article": ARTICLE})
-             for i, t in enumerate(["Sensible budget", "You idiot", "Great football match", "Taxes are fine"])]
+             for i, t in enumerate(["Sensible budget", "You idiot, the budget is wrong", "Great football match", "Taxes are fine"])]
     out, counts = run(lines)
     assert [r["id"] for r in out] == ["c0", "c1", "c2", "c3"]
     assert [r["decision"] for r in out] == ["publish", "hold", "hold", "publish"]
@@ -61,7 +34,7 @@ def test_scores_in_input_order_with_schema():
 
 def test_article_optional_and_reported_unknown():
     out, _ = run([json.dumps({"id": "a", "text": "Great football match"}),
-                  json.dumps({"id": "b", "text": "ok", "article": {"title": "Budget"}})])
+                  json.dumps({"id": "b", "text": "ok, budget", "article": {"title": "Budget"}})])
     assert out[0]["decision"] == "publish" and out[0]["reasons"] == ["article_unknown"]
     assert out[1]["reasons"] == []
 

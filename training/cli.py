@@ -46,3 +46,39 @@ def train_command(root, out, version, quick, set_default):
 
 
 COMMANDS.append(train_command)
+
+
+@click.command("evaluate")
+@click.option("--data", "root", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder with the public data sets (default: ../shared/data next to the project).")
+@click.option("--bundle", "bundle_path", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Model bundle folder (default: the shipped bundle).")
+@click.option("--output", "out", type=click.Path(file_okay=False), default="bench/eval", show_default=True,
+              help="Folder for report.md, results.json and the PNG plots.")
+@click.option("--max-per-set", type=click.IntRange(1), default=None, help="Sample each set down to this many rows.")
+@click.option("--obfuscated", type=click.IntRange(0), default=300, show_default=True,
+              help="Held-out abusive comments to obfuscate (0: skip).")
+@click.option("--span-posts", type=click.IntRange(0), default=1000, show_default=True,
+              help="Held-out civil_toxic_spans posts for span F1 (0: skip).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, seed):
+    """Report ROC/PR-AUC, F1, calibration and hold rates per held-out set, beside baselines, with plots."""
+    import logging
+    import sys
+
+    import models
+    from training.evaluate import evaluate
+    from training.train import DEFAULT_ROOT
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    bundle = models.load_bundle(bundle_path)
+    command = "moderation " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] else "moderation evaluate"
+    results = evaluate(bundle, root or DEFAULT_ROOT, out, max_per_set=max_per_set, obfuscated=obfuscated,
+                       span_posts=span_posts, seed=seed, command=command)
+    for s in results["sets"]:
+        click.echo(f"{s['task']:6} {s['name']:32} ROC-AUC {s['model']['roc_auc'] or float('nan'):.3f}  "
+                   f"baseline {s['baseline']['roc_auc'] or float('nan'):.3f}")
+    click.echo(f"report written to {out}/report.md")
+
+
+COMMANDS.append(evaluate_command)

@@ -1,0 +1,93 @@
+"""`moderation evaluate`: metrics on hand-computed cases, and a whole run on tiny data with a keyword bundle."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import models
+from tiny_data import KeywordBundle, make_tiny_data
+from training import evaluate as ev
+
+
+def test_binary_metrics_by_hand():
+    y = [0, 0, 0, 1, 1]
+    p = [0.1, 0.4, 0.6, 0.7, 0.3]
+    m = ev.binary_metrics(y, p, threshold=0.5)
+    assert m["confusion"] == {"tn": 2, "fp": 1, "fn": 1, "tp": 1}
+    assert m["precision"] == 0.5 and m["recall"] == 0.5 and m["f1"] == pytest.approx(0.5)
+    assert m["roc_auc"] == pytest.approx(4 / 6)  # 4 of the 6 (pos, neg) pairs ordered right
+    assert m["brier"] == pytest.approx(np.mean([0.01, 0.16, 0.36, 0.09, 0.49]))
+    assert ev.binary_metrics([1, 1], [0.2, 0.9])["roc_auc"] is None  # one class: no AUC, no crash
+
+
+def test_calibration_error():
+    y = np.array([0] * 80 + [1] * 20)
+    assert ev.ece(y, np.full(100, 0.2)) == pytest.approx(0.0)
+    assert ev.ece(y, np.full(100, 0.7)) == pytest.approx(0.5)
+    assert ev.reliability(y, np.full(100, 0.2)) == [(pytest.approx(0.2), pytest.approx(0.2), 100)]
+
+
+def test_hold_table():
+    rows = ev.hold_table([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], grid=(0.3, 0.5))
+    assert rows == [{"threshold": 0.3, "hold_rate": 0.75, "recall": 1.0},
+                    {"threshold": 0.5, "hold_rate": 0.5, "recall": 0.5}]
+
+
+def test_char_f1_and_list_baseline():
+    assert ev.char_f1(set(), set()) == 1.0
+    assert ev.char_f1({1}, set()) == 0.0
+    assert ev.char_f1({1, 2, 3, 4}, {3, 4}) == pytest.approx(2 * 2 / 6)
+    text = "what a shit idea, you twat"
+    assert [text[s["begin"]:s["end"]] for s in ev.profanity_list_spans(text)] == ["shit", "twat"]
+
+
+def test_tfidf_baseline_ranks_unrelated_higher():
+    s = ev.tfidf_offtopic_scores(["the council budget raises taxes", "great goal in the cup final"],
+                                 ["Council budget", "Council budget"], ["Taxes rise", "Taxes rise"])
+    assert s[0] < s[1] and s[1] == pytest.approx(1.0)
+
+
+def test_profanity_check_baseline_runs():
+    p = ev.profanity_check_scores(["you are a fucking idiot", "the weather is nice today"])
+    assert p[0] > 0.5 > p[1]
+
+
+@pytest.fixture
+def run(tmp_path):
+    root = make_tiny_data(tmp_path / "data")
+    bundle = KeywordBundle(metadata={"held_out": {"c3_test_size": 0.9, "semeval_test_size": 0.9, "seed": 0}})
+    out = tmp_path / "report"
+    return ev.evaluate(bundle, root, out, obfuscated=10, span_posts=10), out
+
+
+def test_evaluate_writes_report_plots_and_results(run):
+    results, out = run
+    names = [s["name"] for s in results["sets"]]
+    assert "OLID test" in names and "ARC test (unseen comments)" in names and "ARC hard negatives" in names
+    olid = next(s for s in results["sets"] if s["name"] == "OLID test")
+    # OLID test: "those people are vermin" (OFF) and "hello" (NOT): the keyword bundle ranks them right
+    assert olid["model"]["roc_auc"] == 1.0 and olid["model"]["confusion"] == {"tn": 1, "fp": 0, "fn": 0, "tp": 1}
+    assert "roc_auc" in olid["baseline"] and len(olid["hold"]) == len(ev.HOLD_GRID)
+    arc = next(s for s in results["sets"] if s["name"] == "ARC test (unseen comments)")
+    assert arc["kind"] == "synthetic" and arc["model"]["n"] >= 1
+    assert results["held_out"]["c3_test_size"] == 0.9
+    assert results["obfuscation"]["rows"][0]["method"] == "original"
+    assert {r["method"] for r in results["obfuscation"]["rows"][1:]} == set(ev.METHODS)
+    report = (out / "report.md").read_text()
+    assert "# Model evaluation: bundle kw-1" in report and "alt-profanity-check" in report
+    assert "Hold rate against abuse recall" in report and "Obfuscated abuse" in report
+    assert (out / "abuse.png").stat().st_size > 1000 and "![abuse.png](abuse.png)" in report
+    assert json.loads((out / "results.json").read_text())["bundle_version"] == "kw-1"
+
+
+def test_evaluate_command(monkeypatch, tmp_path):
+    from service.cli import main
+
+    root = make_tiny_data(tmp_path / "data")
+    monkeypatch.setattr(models, "load_bundle", lambda path=None: KeywordBundle())
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["evaluate", "--data", str(root), "--output", str(out), "--obfuscated", "0",
+                                       "--span-posts", "0"])
+    assert result.exit_code == 0, result.output
+    assert "OLID test" in result.output and (out / "report.md").exists()
