@@ -106,7 +106,7 @@ def deliver_due(session, config, *, now: float | None = None, post=http_post, li
         else:
             body = item.body.encode()
             headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: item.event_id,
-                       SIGNATURE_HEADER: sign(body, secrets, timestamp=int(now)), "User-Agent": "comment-moderation"}
+                       SIGNATURE_HEADER: sign(body, secrets), "User-Agent": "comment-moderation"}
             error = post(item.url, body, headers, float(config.get("WEBHOOK_TIMEOUT", 10.0)))
         if error is None:
             item.status, item.delivered_at, item.last_error = "delivered", utcnow(), None
