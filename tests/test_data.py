@@ -98,6 +98,10 @@ def test_hard_negatives_pick_the_closest_other_article():
     assert first["group"].item() == "a"
     # near-copies of the own article are excluded
     assert data.build_hard_negatives(pairs, max_article_similarity=0.01).empty
+    # a pool widens the candidates beyond the pairs' own articles
+    pool = pairs.assign(article_title=["", "", "Rates rise at the central bank"], group=["a", "b", "d"])
+    wide = data.build_hard_negatives(pairs.iloc[:2], max_article_similarity=0.99, pool=pool.iloc[2:])
+    assert wide.set_index("comment").loc["Rates rise again", "article_title"] == "Rates rise at the central bank"
 
 
 def test_grouped_split_keeps_groups_and_texts_apart():

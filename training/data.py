@@ -367,21 +367,25 @@ def load_topic_sets(root, *, sources=("semeval2016_cqa", "arc", "fnc1", "youtube
 
 
 def build_hard_negatives(pairs: pd.DataFrame, *, per_comment: int = 1, max_article_similarity: float = 0.5,
-                         seed: int = 0) -> pd.DataFrame:
+                         seed: int = 0, pool: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pair each on-topic comment with the most similar OTHER article (TF-IDF over title + body).
 
     Same topic and entities, different story: much harder than a random article. Candidates from
     the comment's own group, and near-copies of its article (similarity above
     `max_article_similarity`, e.g. the opposite claim of the same debate), are excluded.
+    `pool`: pairs whose on-topic articles are the candidates (default: `pairs` itself).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    on = pairs[pairs["label"] == 0]
-    art_text = (on["article_title"] + " \n " + on["article_body"]).str.strip()
-    on = on[art_text != ""]
-    art_text = art_text[on.index]
-    articles = pd.DataFrame({"text": art_text, "title": on["article_title"], "body": on["article_body"],
-                             "group": on["group"]}).drop_duplicates("text").reset_index(drop=True)
+    def on_topic(df):
+        df = df[df["label"] == 0]
+        text = (df["article_title"] + " \n " + df["article_body"]).str.strip()
+        return df[text != ""], text[text != ""]
+
+    on, art_text = on_topic(pairs)
+    cand, cand_text = on_topic(pairs if pool is None else pd.concat([pairs, pool], ignore_index=True))
+    articles = pd.DataFrame({"text": cand_text, "title": cand["article_title"], "body": cand["article_body"],
+                             "group": cand["group"]}).drop_duplicates("text").reset_index(drop=True)
     if len(articles) < 2:
         return pd.DataFrame(columns=TOPIC_COLUMNS)
     vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
