@@ -17,16 +17,35 @@ def _admin_app():
     return _app(LOAD_BUNDLE_AT_START=False, SECRET_KEY="unused-by-cli-commands")
 
 
+def run_gunicorn(factory, host: str, port: int, workers: int, timeout: int = 30):
+    """Serve `factory()` with gunicorn sync workers; the bench uses the same settings for its bare baseline."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", timeout)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("accesslog", os.environ.get("MODERATION_ACCESS_LOG"))
+            if os.path.isdir("/dev/shm"):
+                self.cfg.set("worker_tmp_dir", "/dev/shm")  # heartbeat file off disk
+
+        def load(self):
+            return factory()  # in each worker (no preload): its own DB pool, its own bundle loaded now
+
+    Server().run()
+
+
 @click.command(help="Run the API under gunicorn (the bundle is loaded once per worker, before its first request).")
 @click.option("--host", default=lambda: os.environ.get("MODERATION_HOST", "127.0.0.1"), show_default="127.0.0.1")
 @click.option("--port", default=lambda: int(os.environ.get("MODERATION_PORT", "8000")), type=int,
               show_default="8000")
 @click.option("--workers", default=lambda: int(os.environ.get("MODERATION_WORKERS", "2")), type=int,
               show_default="2")
-@click.option("--timeout", default=30, type=int, show_default=True, help="seconds before a stuck worker is killed")
+@click.option("--timeout", default=60, type=int, show_default=True,
+              help="seconds before a stuck (or slow-starting) worker is killed and replaced")
 def serve(host, port, workers, timeout):
-    from gunicorn.app.base import BaseApplication
-
     if not os.environ.get("MODERATION_SECRET_KEY"):
         # one key shared by all workers of this run (moderator logins survive switching workers, not restarts)
         click.echo("warning: MODERATION_SECRET_KEY not set; using a random key for this run", err=True)
@@ -37,19 +56,7 @@ def serve(host, port, workers, timeout):
     app.extensions["db"]["engine"].dispose()
     os.environ["MODERATION_AUTO_MIGRATE"] = "false"
 
-    class Server(BaseApplication):
-        def load_config(self):
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("timeout", timeout)
-            self.cfg.set("graceful_timeout", 10)
-            self.cfg.set("accesslog", os.environ.get("MODERATION_ACCESS_LOG"))
-            self.cfg.set("worker_tmp_dir", "/dev/shm" if os.path.isdir("/dev/shm") else None)
-
-        def load(self):
-            return _app()  # in each worker (no preload): its own DB pool and its own bundle, loaded now
-
-    Server().run()
+    run_gunicorn(_app, host, port, workers, timeout)
 
 
 COMMANDS.append(serve)
