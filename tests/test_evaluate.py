@@ -91,3 +91,29 @@ def test_evaluate_command(monkeypatch, tmp_path):
                                        "--span-posts", "0"])
     assert result.exit_code == 0, result.output
     assert "OLID test" in result.output and (out / "report.md").exists()
+
+
+def test_evaluate_on_a_labelled_export(monkeypatch, tmp_path):
+    from service.cli import main
+
+    monkeypatch.setattr(models, "load_bundle", lambda path=None: KeywordBundle())
+    good = tmp_path / "site.jsonl"
+    rows = [("you idiot", 1, 0), ("thanks, useful budget piece", 0, 0), ("what a clown", 1, 0),
+            ("the football final was great", 0, 1), ("budget taxes too high", 0, 0)]
+    good.write_text("".join(json.dumps({"text": t, "article_title": "City budget", "article_body": "Taxes rise.",
+                                        "abusive": a, "off_topic": o}) + "\n" for t, a, o in rows))
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["evaluate", "--no-public", "--labelled", str(good), "--output", str(out),
+                                       "--obfuscated", "0"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    by_name = {s["name"]: s for s in results["sets"]}
+    assert by_name["site.jsonl (abusive)"]["model"]["roc_auc"] == 1.0
+    assert by_name["site.jsonl (off-topic)"]["model"]["positives"] == 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,abusive\nfine,0\nhm,maybe\n")
+    result = CliRunner().invoke(main, ["evaluate", "--no-public", "--labelled", str(bad), "--output", str(out)])
+    assert result.exit_code == 1 and "1 bad row(s)" in result.output and "line 3: abusive must be 0 or 1" in result.output
+    result = CliRunner().invoke(main, ["evaluate", "--no-public", "--output", str(out)])
+    assert result.exit_code == 2 and "--labelled" in result.output

@@ -32,8 +32,13 @@ COMMANDS.append(score_command)
 @click.option("--version", default=None, help="Bundle version string (default: today's date).")
 @click.option("--quick", is_flag=True, help="Small samples of every set: a rough bundle in a few minutes.")
 @click.option("--set-default", is_flag=True, help="Make this bundle the one load_bundle() loads by default.")
-def train_command(root, out, version, quick, set_default):
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Torch threads for the encoder (the machine is shared: one is kind to others).")
+def train_command(root, out, version, quick, set_default, threads):
     import logging
+
+    import torch
+    torch.set_num_threads(threads)
 
     from training.train import DEFAULT_ROOT, train
     import models.bundle
@@ -60,8 +65,11 @@ COMMANDS.append(train_command)
               help="Held-out abusive comments to obfuscate (0: skip).")
 @click.option("--span-posts", type=click.IntRange(0), default=1000, show_default=True,
               help="Held-out civil_toxic_spans posts for span F1 (0: skip).")
+@click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Also evaluate on a labelled export (CSV/JSONL, see README 'Labelled data format'); repeatable.")
+@click.option("--no-public", is_flag=True, help="Skip the public sets (with --labelled: only the site's data).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, seed):
+def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public, seed):
     """Report ROC/PR-AUC, F1, calibration and hold rates per held-out set, beside baselines, with plots."""
     import logging
     import sys
@@ -71,10 +79,18 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
     from training.train import DEFAULT_ROOT
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from training.data import LabelledDataError
+
+    if no_public and not labelled:
+        raise click.UsageError("--no-public needs at least one --labelled file")
     bundle = models.load_bundle(bundle_path)
     command = "moderation " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] else "moderation evaluate"
-    results = evaluate(bundle, root or DEFAULT_ROOT, out, max_per_set=max_per_set, obfuscated=obfuscated,
-                       span_posts=span_posts, seed=seed, command=command)
+    try:
+        results = evaluate(bundle, None if no_public else (root or DEFAULT_ROOT), out, max_per_set=max_per_set,
+                           obfuscated=obfuscated, span_posts=span_posts, seed=seed, command=command,
+                           labelled=labelled)
+    except LabelledDataError as e:
+        raise click.ClickException(str(e)) from None
     for s in results["sets"]:
         click.echo(f"{s['task']:6} {s['name']:32} ROC-AUC {s['model']['roc_auc'] or float('nan'):.3f}  "
                    f"baseline {s['baseline']['roc_auc'] or float('nan'):.3f}")

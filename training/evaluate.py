@@ -167,6 +167,23 @@ def build_sets(root, held: dict, max_per_set: int | None = None, seed: int = 0) 
     return sets
 
 
+def labelled_sets(path) -> list[EvalSet]:
+    """A site's own labelled export as evaluation sets; any bad row stops the run (see load_labelled_export)."""
+    df, errors = data.load_labelled_export(path)
+    if errors:
+        shown = "\n".join(errors[:20]) + (f"\n... and {len(errors) - 20} more" if len(errors) > 20 else "")
+        raise data.LabelledDataError(f"{path}: {len(errors)} bad row(s):\n{shown}")
+    name = Path(path).name
+    sets = [EvalSet(f"{name} (abusive)", "abuse", "human", df.assign(label=df.abusive.astype(int)),
+                    "the site's own labelled export")]
+    topic = df[df.off_topic.notna() & ((df.article_title != "") | (df.article_body != ""))]
+    if len(topic):
+        sets.append(EvalSet(f"{name} (off-topic)", "topic", "human",
+                            topic.rename(columns={"text": "comment"}).assign(label=topic.off_topic.astype(int)),
+                            "the site's own labelled export, rows with an article and an off_topic label"))
+    return sets
+
+
 # ---------------------------------------------------------------- scoring
 
 def score_pairs(bundle, pairs, batch_size: int = 64, desc: str = "") -> list:
@@ -345,12 +362,13 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
 
 
 def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscated: int = 300, span_posts: int = 1000,
-             seed: int = 0, batch_size: int = 64, command: str = "moderation evaluate") -> dict:
+             seed: int = 0, batch_size: int = 64, command: str = "moderation evaluate", labelled=()) -> dict:
     t0 = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     held = heldout_config(bundle)
-    sets = build_sets(root, held, max_per_set, seed)
+    extra = [s for path in labelled for s in labelled_sets(path)]  # read first: a bad file fails fast
+    sets = (build_sets(root, held, max_per_set, seed) if root is not None else []) + extra
     results = {"bundle_version": bundle.version, "held_out": held, "thresholds": dict(bundle.thresholds),
                "command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sets": []}
     for s in sets:
@@ -377,7 +395,7 @@ def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscate
     if obfuscated:
         log.info("obfuscation check on %d comments", obfuscated)
         results["obfuscation"] = obfuscation_check(bundle, scored, obfuscated, seed, batch_size)
-    if span_posts:
+    if span_posts and root is not None:
         log.info("span check on %d posts", span_posts)
         results["spans"] = span_check(bundle, root, span_posts, seed, batch_size)
     results["seconds"] = time.time() - t0
