@@ -30,4 +30,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi_bp)
+
+    from .coral import bp as coral_bp
+    from .perspective import bp as perspective_bp
+    app.register_blueprint(perspective_bp)  # Perspective API drop-in: /v1alpha1/comments:analyze|suggestscore
+    app.register_blueprint(coral_bp)        # Coral Talk external moderation phase: /coral/moderate
     return app

@@ -1,0 +1,164 @@
+"""Coral Talk's external moderation phase. Coral POSTs every new or edited comment here, signed with
+`X-Coral-Signature: sha256=<hex HMAC-SHA256 of the raw body>[,sha256=...]` (one signature per active signing
+secret while a rotation is under way), and waits at most its phase timeout (200 ms by default). Coral treats
+an error or a timeout as "no opinion" and goes on, so this path does no more than one score and one lookup.
+
+Answers, in Coral's format: 204 to publish; to hold, per site `response`:
+  "status" -> {"status": "SYSTEM_WITHHELD"} (Coral's pre-moderation queue),
+  "flag"   -> {"actions": [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC" | "COMMENT_DETECTED_SPAM"}]}
+              (published and flagged into Coral's reported queue); a hold Coral has no flag reason for
+              (off-topic, unsupported language, too long, model error) falls back to SYSTEM_WITHHELD.
+
+Config (TOML `[coral]`, or MODERATION_CORAL as JSON), entries keyed by Coral's `site.id` or its `tenantID`:
+  [coral.sites."<coral site id>"]
+  site = "example.org"          # our site (articles, policy); default: the key
+  secrets = ["<current>", { secret = "<previous>", inactive_at = 2026-12-01T00:00:00Z }]
+  response = "status"           # or "flag"
+  store = false                 # true: also keep the comment in our database (not in our review queue's way)
+"""
+import datetime as dt
+import hashlib
+import hmac
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import or_, select
+from werkzeug.exceptions import HTTPException
+
+from .api import json_body
+from .db import Article, db_session
+from .errors import ApiError, error_response
+from .moderation import moderate
+from .plaintext import html_to_text
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("coral", __name__, url_prefix="/coral")
+
+HEADER = "X-Coral-Signature"
+MAX_SIGNATURES = 8          # Coral sends one per active secret; more is not Coral
+RESPONSES = ("status", "flag")
+WITHHELD = {"status": "SYSTEM_WITHHELD"}
+FLAG_REASONS = {"abusive": "COMMENT_DETECTED_TOXIC", "spam": "COMMENT_DETECTED_SPAM"}
+
+
+@bp.errorhandler(Exception)
+def _json_error(exc):
+    """JSON errors here too (the app's JSON error paths are /v1 ones); Coral logs the status and goes on."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    if isinstance(exc, HTTPException):
+        return error_response(ApiError(exc.code or 500, exc.description or exc.name))
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(ApiError(500, "internal error; the request was logged"))
+
+
+def _utc(value) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def active_secrets(entry: dict, now: dt.datetime) -> list[bytes]:
+    """The entry's secrets that are still active: a plain string, or {secret, inactive_at} during a rotation."""
+    out = []
+    for item in entry.get("secrets") or []:
+        if isinstance(item, str):
+            secret, until = item, None
+        elif isinstance(item, dict) and isinstance(item.get("secret"), str):
+            secret, until = item["secret"], _utc(item.get("inactive_at"))
+        else:
+            continue
+        if secret and (until is None or now < until):
+            out.append(secret.encode("utf-8"))
+    return out
+
+
+def signature_valid(header: str | None, body: bytes, secrets: list[bytes]) -> bool:
+    """True when any `sha256=` signature in the header is the HMAC of the body under any active secret."""
+    given = [part.strip()[len("sha256="):].encode("utf-8", "replace")
+             for part in (header or "").split(",")[:MAX_SIGNATURES] if part.strip().startswith("sha256=")]
+    valid = False
+    for secret in secrets:
+        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
+        for signature in given:
+            valid |= hmac.compare_digest(expected, signature)  # no early exit: timing says nothing
+    return valid
+
+
+def _field(data: dict, path: str, required: bool = True):
+    value = data
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "required, a string", field=path, code="wrong_type")
+    return value
+
+
+def _entry(data: dict) -> tuple[str, dict]:
+    sites = (current_app.config.get("CORAL") or {}).get("sites") or {}
+    for key in (_field(data, "site.id", False), _field(data, "tenantID", False)):
+        if key is not None and isinstance(sites.get(key), dict):
+            return key, sites[key]
+    raise ApiError(401, f"{HEADER} does not verify for this site", field=HEADER, code="bad_signature")
+
+
+def _article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
+    """The registered article for Coral's story: by id (Coral's story id = the CMS article id), else by URL."""
+    if not story_id and not story_url:
+        return None
+    rows = db_session().scalars(select(Article).where(
+        Article.site == site,
+        or_(Article.article_id == story_id, Article.url == story_url) if story_url else
+        Article.article_id == story_id)).all()
+    if not rows:
+        return {"id": story_id} if story_id else None
+    row = next((r for r in rows if r.article_id == story_id), rows[0])
+    return {"id": row.article_id, "title": row.title, "body": row.body, "section": row.section}
+
+
+def _hold_answer(reasons: list[str], style: str) -> dict:
+    if style == "flag":
+        actions = [{"actionType": "FLAG", "reason": FLAG_REASONS[r]} for r in ("abusive", "spam") if r in reasons]
+        if actions:
+            return {"actions": actions}
+    return dict(WITHHELD)
+
+
+@bp.post("/moderate")
+def coral_moderate():
+    if not request.headers.get(HEADER):
+        raise ApiError(401, f"missing {HEADER} header", field=HEADER, code="unauthorized")
+    data = json_body()
+    if not isinstance(data, dict):
+        raise ApiError(400, "must be a JSON object", field="body", code="wrong_type")
+    key, entry = _entry(data)
+    if not signature_valid(request.headers.get(HEADER), request.get_data(cache=True),
+                           active_secrets(entry, dt.datetime.now(dt.timezone.utc))):
+        log.warning("Coral request for %r with a signature no active secret produced", key)
+        raise ApiError(401, f"{HEADER} does not verify for this site", field=HEADER, code="bad_signature")
+
+    text = html_to_text(_field(data, "comment.body"))
+    if not text.strip():
+        raise ApiError(422, "comment.body has no text to judge", field="comment.body", code="empty")
+    site = entry.get("site") or key
+    story_id, story_url = _field(data, "story.id", False), _field(data, "story.url", False)
+    author = _field(data, "author.id", False)
+    # Coral sends no comment id: an edit of the same text by the same author on the same story is the same comment
+    digest = hashlib.sha256("\x00".join([data.get("tenantID") or "", story_id or "", author or "", text])
+                            .encode("utf-8")).hexdigest()[:40]
+    comment = {"id": f"coral-{digest}", "text": text, "author_id": author,
+               "parent_id": _field(data, "comment.parentID", False)}
+    result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)))
+
+    if result["decision"] == "publish":
+        return "", 204
+    style = entry.get("response") or (current_app.config.get("CORAL") or {}).get("response") or "status"
+    if style not in RESPONSES:
+        log.error("CORAL response %r for %r is not one of %s; answering with status", style, key, RESPONSES)
+        style = "status"
+    return jsonify(_hold_answer(result["reasons"], style))

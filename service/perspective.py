@@ -1,0 +1,305 @@
+"""Perspective API drop-in: `comments:analyze` and `comments:suggestscore` at Google's paths and in Google's
+shapes, so a Perspective client only changes its base URL. The key comes as `?key=` as Perspective clients
+send it; errors are Google's `{"error": {"code", "message", "status"}}`, not the /v1 error shape.
+"""
+import logging
+import uuid
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from .api import json_body
+from .auth import verify_api_key
+from .db import Comment, db_session, utcnow
+from .errors import ApiError
+from .moderation import BundleUnavailable, get_bundle, moderate
+from .plaintext import html_to_text
+from .ratelimit import check_rate_limit
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("perspective", __name__, url_prefix="/v1alpha1")
+
+# Perspective attribute -> our score key. The sub-scores exist only where the bundle's training data had them.
+ATTRIBUTES = {
+    "TOXICITY": "abusive", "SEVERE_TOXICITY": "severe_toxicity", "INSULT": "insult", "PROFANITY": "obscene",
+    "THREAT": "threat", "IDENTITY_ATTACK": "identity_attack",
+    "OFF_TOPIC": "off_topic", "SPAM": "spam",  # ours: judged against the article given in `context`
+}
+TOPIC_ATTRIBUTES = ("OFF_TOPIC", "SPAM")  # corrections to these label off_topic; all others label abusive
+
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
+                 422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+@bp.errorhandler(Exception)
+def google_error(exc):
+    """Every error of this blueprint in Google's shape, including those raised by shared code (JSON, rate limit)."""
+    headers = None
+    if isinstance(exc, ApiError):
+        code, message, headers = exc.status, exc.message, getattr(exc, "headers", None)
+        if exc.field and exc.field not in message:
+            message = f"{exc.field}: {message}"
+    elif isinstance(exc, HTTPException):
+        code, message = exc.code or 500, exc.description or exc.name
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        code, message = 500, "Internal error encountered."
+    response = jsonify({"error": {"code": code, "message": message, "status": GOOGLE_STATUS.get(code, "UNKNOWN")}})
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _authenticate() -> str:
+    """Perspective clients send the key as `?key=` (or Google's `X-Goog-Api-Key` header); answers as Google does."""
+    raw = request.args.get("key") or request.headers.get("X-Goog-Api-Key")
+    if not raw:
+        raise ApiError(403, "The request is missing a valid API key.")
+    key = verify_api_key(raw)
+    if key is None:
+        raise ApiError(400, "API key not valid. Please pass a valid API key.")
+    g.site, g.api_key = key.site, key
+    check_rate_limit(f"key:{key.id}")
+    return key.site
+
+
+def _body() -> dict:
+    data = json_body()
+    if not isinstance(data, dict):
+        raise _bad("Invalid JSON payload received. The request body must be a JSON object.")
+    return data
+
+
+def _text_of(entry, where: str) -> str:
+    """`{"text", "type"?}` (a comment or a context entry) -> plain text."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+        raise _bad(f"{where}.text is required and must be a string.")
+    kind = entry.get("type", "PLAIN_TEXT")
+    if kind not in ("PLAIN_TEXT", "HTML"):
+        raise _bad(f"{where}.type must be PLAIN_TEXT or HTML, not {kind!r}.")
+    text = entry["text"]
+    if "\x00" in text:
+        raise _bad(f"{where}.text must not contain NUL characters.")
+    return html_to_text(text) if kind == "HTML" else text
+
+
+def _comment_text(data: dict) -> str:
+    text = _text_of(data.get("comment"), "comment")
+    if not text.strip():
+        raise _bad("Comment must be non-empty.")
+    return text
+
+
+def _article_text(data: dict) -> str | None:
+    """The article for OFF_TOPIC/SPAM: `context.articleAndParentComment.article`, else the `context.entries`."""
+    context = data.get("context")
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        raise _bad("context must be an object.")
+    parts = []
+    pair = context.get("articleAndParentComment")
+    if pair is not None:
+        if not isinstance(pair, dict):
+            raise _bad("context.articleAndParentComment must be an object.")
+        if pair.get("article") is not None:
+            parts.append(_text_of(pair["article"], "context.articleAndParentComment.article"))
+    entries = context.get("entries") or []
+    if not isinstance(entries, list):
+        raise _bad("context.entries must be a list.")
+    if not parts:
+        parts = [_text_of(entry, f"context.entries[{i}]") for i, entry in enumerate(entries)]
+    text = "\n\n".join(p for p in parts if p.strip())
+    return text or None
+
+
+def _languages(data: dict) -> list[str]:
+    langs = data.get("languages")
+    if langs is None:
+        return []
+    if not isinstance(langs, list) or not all(isinstance(x, str) and x.strip() for x in langs):
+        raise _bad("languages must be a list of ISO 639-1 language codes.")
+    return [x.strip().lower() for x in langs]
+
+
+def _optional(data: dict, name: str, kind: type):
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise _bad(f"{name} must be a {'boolean' if kind is bool else 'string'}.")
+    return value
+
+
+def _available(bundle) -> set[str]:
+    """Score keys this bundle produces (sub-scores vary with its training data): probed once per bundle."""
+    cache = current_app.extensions.setdefault("perspective_keys", {})
+    if id(bundle) not in cache:
+        probe = bundle.score("Thank you for the article.")
+        cache[id(bundle)] = {"abusive", "off_topic", "spam", *probe.sub_scores}
+    return cache[id(bundle)]
+
+
+def _bundle():
+    try:
+        return get_bundle()
+    except BundleUnavailable:
+        raise ApiError(503, "The model is not available right now; try again later.") from None
+
+
+def _requested(data: dict, available: set[str]) -> dict[str, float | None]:
+    """requestedAttributes -> {name: scoreThreshold or None}; an attribute we cannot score is a 400 naming it."""
+    requested = data.get("requestedAttributes")
+    if not isinstance(requested, dict) or not requested:
+        raise _bad("requestedAttributes must name at least one attribute, e.g. {\"TOXICITY\": {}}.")
+    supported = sorted(name for name, key in ATTRIBUTES.items() if key in available)
+    out = {}
+    for name, options in requested.items():
+        if ATTRIBUTES.get(name) not in available:
+            raise _bad(f"Attribute {name} is not supported by this server. Supported: {', '.join(supported)}.")
+        options = {} if options is None else options
+        if not isinstance(options, dict):
+            raise _bad(f"requestedAttributes.{name} must be an object.")
+        if options.get("scoreType", "PROBABILITY") != "PROBABILITY":
+            raise _bad(f"requestedAttributes.{name}.scoreType {options['scoreType']!r} is not supported; "
+                       "only PROBABILITY.")
+        threshold = options.get("scoreThreshold")
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                                      or not 0 <= threshold <= 1):
+            raise _bad(f"requestedAttributes.{name}.scoreThreshold must be a number from 0 to 1.")
+        out[name] = threshold
+    return out
+
+
+def _detected_language(text: str) -> str:
+    from models.cues import language  # the guess the bundle itself makes (score.language)
+    return language(text)
+
+
+def _check_languages(bundle, text: str, languages: list[str], attribute: str) -> str:
+    """Perspective's rule: every requested language must be supported; with none requested, the detected one."""
+    supported = set(getattr(bundle, "SUPPORTED_LANGUAGES", ("en",)))
+    detected = _detected_language(text)
+    unsupported = [x for x in (languages or [detected]) if x.split("-")[0] not in supported]
+    if unsupported:
+        raise _bad(f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}")
+    return detected
+
+
+def _probability(value: float) -> dict:
+    return {"value": value, "type": "PROBABILITY"}
+
+
+def _span_scores(name: str, value: float, spans: list, text: str) -> list:
+    """TOXICITY: the words that drive the abuse score; other attributes have no word spans, so one span over
+    the whole comment carries the summary (as Perspective does for attributes without span models)."""
+    if name == "TOXICITY":
+        return [{"begin": s["begin"], "end": s["end"], "score": _probability(s["score"])} for s in spans]
+    return [{"begin": 0, "end": len(text), "score": _probability(value)}]
+
+
+def _new_comment_id() -> str:
+    # Perspective requests carry no comment id: every analysis is its own record.
+    return "perspective-" + uuid.uuid4().hex
+
+
+def _moderated(site, text, article_text, *, store: bool) -> dict:
+    article = {"body": article_text} if article_text else None
+    result = moderate(site, {"id": _new_comment_id(), "text": text}, article, store=store)
+    if "model_error" in result["reasons"]:
+        raise ApiError(503, "The model could not score this comment; try again later.")
+    return result
+
+
+@bp.post("/comments:analyze")
+def analyze():
+    site = _authenticate()
+    data = _body()
+    text = _comment_text(data)
+    article_text = _article_text(data)
+    languages = _languages(data)
+    spans_wanted = _optional(data, "spanAnnotations", bool)
+    do_not_store = _optional(data, "doNotStore", bool)
+    token = _optional(data, "clientToken", str)
+    bundle = _bundle()
+    requested = _requested(data, _available(bundle))
+    detected = _check_languages(bundle, text, languages, next(iter(requested)))
+
+    result = _moderated(site, text, article_text, store=not do_not_store)
+
+    scores = {}
+    for name, threshold in requested.items():
+        value = result["scores"][ATTRIBUTES[name]]
+        if threshold is not None and value < threshold:
+            continue  # Perspective leaves out attributes below the requested threshold
+        scores[name] = {"summaryScore": _probability(value)}
+        if spans_wanted:
+            scores[name]["spanScores"] = _span_scores(name, value, result["spans"], text)
+    body = {"languages": languages or [detected], "detectedLanguages": [detected]}
+    if scores:
+        body["attributeScores"] = scores
+    if token is not None:
+        body["clientToken"] = token
+    return jsonify(body)
+
+
+def _labels(attribute_scores) -> dict:
+    """Suggested scores -> our labels: >= 0.5 is a yes. Toxicity-like attributes label `abusive`, ours `off_topic`."""
+    if not isinstance(attribute_scores, dict) or not attribute_scores:
+        raise _bad("attributeScores must not be empty.")
+    labels: dict = {}
+    for name, entry in attribute_scores.items():
+        if name not in ATTRIBUTES:
+            raise _bad(f"Attribute {name} is not supported by this server. "
+                       f"Supported: {', '.join(sorted(ATTRIBUTES))}.")
+        summary = entry.get("summaryScore") if isinstance(entry, dict) else None
+        value = summary.get("value") if isinstance(summary, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise _bad(f"attributeScores.{name}.summaryScore.value must be a number from 0 to 1.")
+        label = "off_topic" if name in TOPIC_ATTRIBUTES else "abusive"
+        labels[label] = labels.get(label, False) or value >= 0.5
+    return labels
+
+
+def _record_correction(site: str, comment_id: str, labels: dict, token: str | None):
+    """The suggestion becomes a CMS correction in the review tables, so the labelled export picks it up."""
+    from .review.actions import audit, default_labels
+    from .review.tables import Decision
+
+    session = db_session()
+    row = session.scalar(select(Comment).where(Comment.site == site, Comment.comment_id == comment_id))
+    action = "reject" if any(labels.values()) else "approve"
+    merged = {**default_labels(row, action), **labels}
+    row.status = "rejected" if action == "reject" else "approved"
+    session.add(Decision(comment_pk=row.id, source="cms", action=action, decided_at=utcnow(), **merged))
+    audit(session, username=f"perspective:{site}", action="cms_correction", comment=row, labels=merged,
+          note="comments:suggestscore" + (f" clientToken={token}" if token else ""))
+    session.commit()
+
+
+@bp.post("/comments:suggestscore")
+def suggestscore():
+    site = _authenticate()
+    data = _body()
+    text = _comment_text(data)
+    article_text = _article_text(data)
+    languages = _languages(data)
+    token = _optional(data, "clientToken", str)
+    labels = _labels(data.get("attributeScores"))
+    _bundle()
+
+    result = _moderated(site, text, article_text, store=True)
+    _record_correction(site, result["comment_id"], labels, token)
+
+    body = {"detectedLanguages": [_detected_language(text)]}
+    if languages:
+        body["requestedLanguages"] = languages
+    if token is not None:
+        body["clientToken"] = token
+    return jsonify(body)

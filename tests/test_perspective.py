@@ -1,0 +1,240 @@
+"""Perspective API drop-in: requests exactly as Perspective's documentation writes them, every field of the
+answers checked against the bundle's own scores, and Google's error shape for what we cannot do."""
+import pytest
+from sqlalchemy import select
+
+import models
+from service.db import Comment, db_session
+from service.perspective import ATTRIBUTES
+
+ANALYZE = "/v1alpha1/comments:analyze"
+SUGGEST = "/v1alpha1/comments:suggestscore"
+ARTICLE = ("The city council voted on Tuesday to approve a budget that funds more buses, new housing and "
+           "repairs to the flood defences. The mayor said taxes would rise slightly.")
+CIVIL = "The council should fund more buses, the article explains why well."
+NASTY = "You are a stupid idiot and a moron, nobody cares what you think."
+
+
+def supported(bundle) -> list[str]:
+    keys = {"abusive", "off_topic", "spam", *bundle.score(CIVIL).sub_scores}
+    return [name for name, key in ATTRIBUTES.items() if key in keys]
+
+
+def analyze(client, key, body):
+    return client.post(f"{ANALYZE}?key={key}", json=body)
+
+
+def rows(app):
+    with app.app_context():
+        return db_session().scalars(select(Comment)).all()
+
+
+def google_error(r, code, status, *needles):
+    assert r.status_code == code, r.get_json()
+    body = r.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}
+    assert body["error"]["code"] == code and body["error"]["status"] == status
+    for needle in needles:
+        assert needle in body["error"]["message"]
+    return body["error"]["message"]
+
+
+# -- analyze --------------------------------------------------------------------------------------
+
+def test_documented_toxicity_request(client, api_key, bundle):
+    # The request from Perspective's "About the API: methods" page.
+    r = analyze(client, api_key, {"comment": {"text": NASTY}, "languages": ["en"],
+                                  "requestedAttributes": {"TOXICITY": {}}})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {
+        "attributeScores": {"TOXICITY": {"summaryScore": {"value": round(bundle.score(NASTY).abusive, 6),
+                                                          "type": "PROBABILITY"}}},
+        "languages": ["en"],
+        "detectedLanguages": ["en"],
+    }
+
+
+def test_every_supported_attribute_maps_to_our_score(client, api_key, bundle):
+    names = supported(bundle)
+    assert {"TOXICITY", "OFF_TOPIC", "SPAM"} <= set(names)
+    r = analyze(client, api_key, {
+        "comment": {"text": CIVIL, "type": "PLAIN_TEXT"},
+        "context": {"entries": [{"text": ARTICLE, "type": "PLAIN_TEXT"}]},
+        "requestedAttributes": {name: {"scoreType": "PROBABILITY"} for name in names},
+        "clientToken": "comment-77",
+    })
+    assert r.status_code == 200, r.get_json()
+    out = r.get_json()
+    score = bundle.score(CIVIL, models.Article(body=ARTICLE))
+    ours = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam, **score.sub_scores}
+    assert set(out) == {"attributeScores", "languages", "detectedLanguages", "clientToken"}
+    assert out["clientToken"] == "comment-77"
+    assert out["languages"] == out["detectedLanguages"] == ["en"]   # none requested: the detected one
+    assert set(out["attributeScores"]) == set(names)
+    for name in names:
+        assert out["attributeScores"][name] == {"summaryScore": {"value": round(ours[ATTRIBUTES[name]], 6),
+                                                                 "type": "PROBABILITY"}}
+
+
+def test_off_topic_is_judged_against_the_article_in_context(client, api_key, bundle):
+    football = "The striker scored twice in the second half, what a cup final."
+    body = {"comment": {"text": football}, "requestedAttributes": {"OFF_TOPIC": {}},
+            "context": {"articleAndParentComment": {"article": {"text": ARTICLE}}}}
+    with_article = analyze(client, api_key, body).get_json()
+    without = analyze(client, api_key, {**body, "context": None}).get_json()
+    value = with_article["attributeScores"]["OFF_TOPIC"]["summaryScore"]["value"]
+    assert value == round(bundle.score(football, models.Article(body=ARTICLE)).off_topic, 6)
+    assert without["attributeScores"]["OFF_TOPIC"]["summaryScore"]["value"] == round(
+        bundle.score(football).off_topic, 6)
+
+
+def test_score_threshold_leaves_out_attributes_below_it(client, api_key, bundle):
+    value = round(bundle.score(CIVIL).abusive, 6)
+    out = analyze(client, api_key, {"comment": {"text": CIVIL}, "requestedAttributes": {
+        "TOXICITY": {"scoreThreshold": min(1.0, value + 0.01)}, "SPAM": {"scoreThreshold": 0}}}).get_json()
+    assert set(out["attributeScores"]) == {"SPAM"}
+    out = analyze(client, api_key, {"comment": {"text": CIVIL},
+                                    "requestedAttributes": {"TOXICITY": {"scoreThreshold": 1}}}).get_json()
+    assert "attributeScores" not in out and out["languages"] == ["en"]   # as Perspective: the map left out
+
+
+def test_span_annotations(client, api_key, bundle):
+    r = analyze(client, api_key, {"comment": {"text": NASTY}, "spanAnnotations": True,
+                                  "requestedAttributes": {"TOXICITY": {}, "SPAM": {}}})
+    out = r.get_json()["attributeScores"]
+    score = bundle.score(NASTY)
+    assert out["TOXICITY"]["spanScores"] == [
+        {"begin": s["begin"], "end": s["end"], "score": {"value": s["score"], "type": "PROBABILITY"}}
+        for s in score.spans]
+    for span in out["TOXICITY"]["spanScores"]:
+        assert 0 <= span["begin"] < span["end"] <= len(NASTY)
+    assert out["SPAM"]["spanScores"] == [{"begin": 0, "end": len(NASTY),
+                                          "score": out["SPAM"]["summaryScore"]}]
+    plain = analyze(client, api_key, {"comment": {"text": NASTY}, "requestedAttributes": {"TOXICITY": {}}})
+    assert "spanScores" not in plain.get_json()["attributeScores"]["TOXICITY"]
+
+
+def test_html_comment_is_scored_as_its_text(client, api_key, bundle):
+    out = analyze(client, api_key, {"comment": {"text": "<p>You <b>idiot</b>&nbsp;moron</p>", "type": "HTML"},
+                                    "requestedAttributes": {"TOXICITY": {}}}).get_json()
+    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == round(
+        bundle.score("You idiot\xa0moron").abusive, 6)
+
+
+def test_do_not_store_stores_nothing_of_the_comment(app, client, api_key):
+    secret = "A very particular sentence about the harbour ferry timetable."
+    body = {"comment": {"text": secret}, "requestedAttributes": {"TOXICITY": {}}, "doNotStore": True}
+    assert analyze(client, api_key, body).status_code == 200
+    assert rows(app) == []
+    assert analyze(client, api_key, {**body, "doNotStore": False}).status_code == 200
+    [row] = rows(app)
+    assert row.text == secret and row.site == "test-site" and row.comment_id.startswith("perspective-")
+    assert row.scores["abusive"] >= 0
+
+
+# -- analyze errors --------------------------------------------------------------------------------
+
+def test_missing_and_wrong_key_answer_like_google(client, api_key):
+    body = {"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}}
+    google_error(client.post(ANALYZE, json=body), 403, "PERMISSION_DENIED", "missing a valid API key")
+    google_error(client.post(f"{ANALYZE}?key=mod_wrong", json=body), 400, "INVALID_ARGUMENT", "API key not valid")
+    assert client.post(ANALYZE, json=body, headers={"X-Goog-Api-Key": api_key}).status_code == 200
+
+
+def test_attribute_we_do_not_have_is_a_400_naming_it(app, client, api_key):
+    r = analyze(client, api_key, {"comment": {"text": CIVIL},
+                                  "requestedAttributes": {"TOXICITY": {}, "FLIRTATION": {}}})
+    google_error(r, 400, "INVALID_ARGUMENT", "FLIRTATION", "TOXICITY")   # names it, lists what we have
+    assert rows(app) == []   # refused before anything is scored or stored
+
+
+@pytest.mark.parametrize("languages, named", [(["de"], "de"), (["en", "fr"], "fr")])
+def test_unsupported_requested_language_is_a_400(app, client, api_key, languages, named):
+    r = analyze(client, api_key, {"comment": {"text": CIVIL}, "languages": languages,
+                                  "requestedAttributes": {"TOXICITY": {}}})
+    message = google_error(r, 400, "INVALID_ARGUMENT")
+    assert message == f"Attribute TOXICITY does not support request languages: {named}"
+    assert rows(app) == []
+
+
+def test_undetectable_language_without_request_languages_is_a_400(client, api_key):
+    r = analyze(client, api_key, {"comment": {"text": "Это очень длинный комментарий на русском языке."},
+                                  "requestedAttributes": {"TOXICITY": {}}})
+    assert google_error(r, 400, "INVALID_ARGUMENT") == \
+        "Attribute TOXICITY does not support request languages: und"
+
+
+@pytest.mark.parametrize("body, needle", [
+    ({"requestedAttributes": {"TOXICITY": {}}}, "comment.text"),
+    ({"comment": {"text": "   "}, "requestedAttributes": {"TOXICITY": {}}}, "non-empty"),
+    ({"comment": {"text": CIVIL, "type": "MARKDOWN"}, "requestedAttributes": {"TOXICITY": {}}}, "comment.type"),
+    ({"comment": {"text": CIVIL}}, "requestedAttributes"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {}}, "requestedAttributes"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {"scoreType": "STD_DEV_SCORE"}}},
+     "scoreType"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {"scoreThreshold": 1.5}}},
+     "scoreThreshold"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}, "languages": "en"}, "languages"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}, "doNotStore": "yes"}, "doNotStore"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}, "context": {"entries": [{}]}},
+     "context.entries[0].text"),
+])
+def test_bad_requests_are_400_in_googles_shape(client, api_key, body, needle):
+    google_error(analyze(client, api_key, body), 400, "INVALID_ARGUMENT", needle)
+
+
+def test_bad_json_and_content_type_are_googles_shape_too(client, api_key):
+    r = client.post(f"{ANALYZE}?key={api_key}", data="{nope", content_type="application/json")
+    google_error(r, 400, "INVALID_ARGUMENT", "invalid JSON")
+    r = client.post(f"{ANALYZE}?key={api_key}", data="x", content_type="text/plain")
+    google_error(r, 415, "INVALID_ARGUMENT", "Content-Type")
+
+
+# -- suggestscore ---------------------------------------------------------------------------------
+
+def _decisions(app):
+    from service.review.tables import Decision
+    with app.app_context():
+        return db_session().scalars(select(Decision)).all()
+
+
+def test_documented_suggestscore_records_the_correction(app, client, api_key):
+    r = client.post(f"{SUGGEST}?key={api_key}", json={
+        "comment": {"text": CIVIL}, "languages": ["en"], "clientToken": "c-12",
+        "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0.9, "type": "PROBABILITY"}}}})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"detectedLanguages": ["en"], "requestedLanguages": ["en"], "clientToken": "c-12"}
+    [row] = rows(app)
+    assert row.text == CIVIL and row.status == "rejected"
+    [decision] = _decisions(app)
+    assert (decision.comment_pk, decision.source, decision.action) == (row.id, "cms", "reject")
+    assert decision.abusive is True
+
+
+def test_suggesting_a_low_score_approves_and_labels_not_abusive_nor_off_topic(app, client, api_key):
+    r = client.post(f"{SUGGEST}?key={api_key}", json={
+        "comment": {"text": NASTY},
+        "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0.1}}, "OFF_TOPIC": {"summaryScore": {"value": 0}}}})
+    assert r.get_json() == {"detectedLanguages": ["en"]}
+    [row] = rows(app)
+    [decision] = _decisions(app)
+    assert row.status == "approved" and decision.action == "approve"
+    assert decision.abusive is False and decision.off_topic is False
+
+
+@pytest.mark.parametrize("scores, needle", [
+    ({}, "attributeScores"),
+    ({"FLIRTATION": {"summaryScore": {"value": 1}}}, "FLIRTATION"),
+    ({"TOXICITY": {"summaryScore": {"value": 1.5}}}, "TOXICITY.summaryScore.value"),
+    ({"TOXICITY": {"spanScores": []}}, "TOXICITY.summaryScore.value"),
+])
+def test_bad_suggestions_are_400_and_store_nothing(app, client, api_key, scores, needle):
+    r = client.post(f"{SUGGEST}?key={api_key}", json={"comment": {"text": CIVIL}, "attributeScores": scores})
+    google_error(r, 400, "INVALID_ARGUMENT", needle)
+    assert rows(app) == [] and _decisions(app) == []
+
+
+def test_suggestscore_needs_the_key(client):
+    r = client.post(SUGGEST, json={"comment": {"text": CIVIL},
+                                   "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}})
+    google_error(r, 403, "PERMISSION_DENIED")
