@@ -71,6 +71,6 @@ def require_api_key(view):
         g.site = key.site
         g.api_key = key
         from .ratelimit import check_rate_limit
-        check_rate_limit(f"key:{key.id}")
+        check_rate_limit(f"key:{key.id}:{key.prefix}")  # prefix: unique across databases sharing one Redis
         return view(*args, **kwargs)
     return wrapper
