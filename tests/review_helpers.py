@@ -31,7 +31,7 @@ def add_held(app, n=1, *, site="test-site", text="you are an idiot {i}", reasons
                                 body="The council voted 7-2 for the bridge.", section=section))
         pks = []
         for i in range(n):
-            t = text.format(i=i)
+            t = text.replace("{i}", str(i))
             c = Comment(site=site, comment_id=f"c{session.query(Comment).count() + 1}", article_id="a1",
                         author_id=author, text=t, scores={"abusive": abusive, "off_topic": 0.1, "spam": 0.01},
                         spans=spans if spans is not None else [], decision="hold", reasons=list(reasons),

@@ -164,6 +164,7 @@ def _ids_in(page):
 
 
 def test_filters_and_keyset_pages_visit_every_item_once_in_order(app, mod):
+    app.config["REVIEW_PAGE_SIZE"] = 3
     base = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
     scores = [0.55, 0.9, 0.7, 0.9, 0.6, 0.99, 0.8]
     pks = [add_held(app, abusive=s, received_at=base + dt.timedelta(hours=i))[0] for i, s in enumerate(scores)]
@@ -180,14 +181,9 @@ def test_filters_and_keyset_pages_visit_every_item_once_in_order(app, mod):
                 return seen
             response = mod.get(nxt.group(1).replace("&amp;", "&"))
 
-    from service.review import queue
-    queue_size, queue.PAGE_SIZE = queue.PAGE_SIZE, 3
-    try:
-        by_score = walk(site="test-site")
-        by_age = walk(site="test-site", sort="oldest")
-        newest = walk(sort="newest")
-    finally:
-        queue.PAGE_SIZE = queue_size
+    by_score = walk(site="test-site")
+    by_age = walk(site="test-site", sort="oldest")
+    newest = walk(sort="newest")
     expected = [pk for _, pk in sorted(zip(scores, pks), key=lambda t: (-t[0], -t[1]))]
     assert by_score == expected
     assert by_age == pks and newest == [other] + pks[::-1]

@@ -8,6 +8,7 @@ from . import outbox
 DEFAULTS = {
     **outbox.DEFAULTS,
     "REVIEW_SECURE_COOKIES": True,   # session cookie only over HTTPS; set false for a plain-http local trial
+    "REVIEW_PAGE_SIZE": 25,          # held comments per queue page
 }
 
 

@@ -79,7 +79,8 @@ def queue_page():
     sort = request.args.get("sort") or "score"
     session = db_session()
     try:
-        rows, next_cursor = queue.page(session, sort=sort, after=request.args.get("after"), **filters)
+        rows, next_cursor = queue.page(session, sort=sort, after=request.args.get("after"),
+                                       size=int(current_app.config["REVIEW_PAGE_SIZE"]), **filters)
     except queue.BadFilter as exc:
         return render_template("review/error.html", message=str(exc)), 400
     items = [{"comment": c, "article": a, "pieces": queue.highlight(c.text, c.spans),
