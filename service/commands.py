@@ -1,6 +1,7 @@
 """Service-side `moderation` commands (serve, db, keys, users, export). Each is appended to COMMANDS."""
 import os
 import secrets
+import tempfile
 
 import click
 
@@ -50,6 +51,9 @@ def serve(host, port, workers, timeout):
         # one key shared by all workers of this run (moderator logins survive switching workers, not restarts)
         click.echo("warning: MODERATION_SECRET_KEY not set; using a random key for this run", err=True)
         os.environ["MODERATION_SECRET_KEY"] = secrets.token_urlsafe(32)
+    if not os.environ.get("MODERATION_METRICS_DIR"):
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        os.environ["MODERATION_METRICS_DIR"] = tempfile.mkdtemp(prefix="moderation-metrics-", dir=shm)
     # Migrate once here, so that workers starting together do not race on the schema.
     app = _admin_app()
     click.echo(f"database: {app.extensions['db']['engine'].url.render_as_string(hide_password=True)}")

@@ -23,7 +23,8 @@ DEFAULTS = {
     "BATCH_MAX_ITEMS": 100,       # items per POST /v1/moderate/batch.
     "RATE_LIMIT": 1200,           # requests per API key per window; 0 disables.
     "RATE_LIMIT_WINDOW": 60,      # seconds.
-    "REDIS_URL": None,            # when set, rate-limit counters live in Redis instead of the database.
+    "REDIS_URL": None,
+    "METRICS_DIR": None,          # set by `moderation serve`: workers share their counters through files there            # when set, rate-limit counters live in Redis instead of the database.
     # Thresholds: {"abusive": .., "off_topic": .., "spam": .., "sections": {section: {...}},
     #              "sites": {site: {..., "sections": {section: {...}}}}}
     # Unset values fall back to the bundle's own thresholds.
@@ -32,7 +33,7 @@ DEFAULTS = {
 
 
 # Never parsed as JSON: a secret or a URL is a string even when it looks like a number.
-STRING_KEYS = {"DATABASE_URL", "SECRET_KEY", "BUNDLE", "REDIS_URL"}
+STRING_KEYS = {"DATABASE_URL", "SECRET_KEY", "BUNDLE", "REDIS_URL", "METRICS_DIR"}
 
 
 def _parse_env(name: str, value: str):

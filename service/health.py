@@ -1,9 +1,12 @@
 """Liveness, readiness and Prometheus metrics.
 
-Metrics are kept per process: under gunicorn each scrape sees the worker that answered it (counters carry a
-`pid` label so restarts and workers can be told apart); the review queue size comes from the database.
+Each process counts its own requests. Under gunicorn (`moderation serve` sets METRICS_DIR) every worker also
+rewrites its counters to METRICS_DIR/<pid>.json after each request (a small file, well under a millisecond),
+and /metrics sums the files of all workers, dead ones included, so a scrape sees the whole server whichever
+worker answers. The review queue size comes from the database.
 """
 import bisect
+import json
 import os
 import threading
 import time
@@ -19,10 +22,12 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
-    def __init__(self):
+    def __init__(self, folder: str | None = None):
         self.lock = threading.Lock()
+        self.dump_lock = threading.Lock()   # a later dump always writes a later snapshot
+        self.folder = folder
         self.requests: dict = {}     # (endpoint, method, status, decision) -> count
-        self.latency: dict = {}      # (endpoint, decision) -> [bucket counts..., +Inf], sum
+        self.latency: dict = {}      # (endpoint, decision) -> ([count per bucket..., +Inf], sum of seconds)
 
     def observe(self, endpoint, method, status, decision, seconds):
         with self.lock:
@@ -31,6 +36,44 @@ class Metrics:
             counts, total = self.latency.get((endpoint, decision), ([0] * (len(BUCKETS) + 1), 0.0))
             counts[bisect.bisect_left(BUCKETS, seconds)] += 1
             self.latency[(endpoint, decision)] = (counts, total + seconds)
+        if self.folder:
+            self.dump()
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"requests": [[*k, n] for k, n in self.requests.items()],
+                    "latency": [[*k, list(c), s] for k, (c, s) in self.latency.items()]}
+
+    def dump(self):
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, f"{os.getpid()}.json")
+        with self.dump_lock:
+            snapshot = self.snapshot()
+            with open(path + ".tmp", "w") as fh:
+                json.dump(snapshot, fh)
+            os.replace(path + ".tmp", path)  # readers never see half a file
+
+    def merged(self):
+        """(requests, latency) summed over every worker that wrote a file, or this process alone."""
+        snapshots = [self.snapshot()]
+        if self.folder:
+            self.dump()
+            snapshots = []
+            for name in os.listdir(self.folder):
+                if name.endswith(".json"):
+                    try:
+                        with open(os.path.join(self.folder, name)) as fh:
+                            snapshots.append(json.load(fh))
+                    except (OSError, ValueError):
+                        continue
+        requests, latency = {}, {}
+        for snap in snapshots:
+            for *key, n in snap["requests"]:
+                requests[tuple(key)] = requests.get(tuple(key), 0) + n
+            for endpoint, decision, counts, total in snap["latency"]:
+                old_counts, old_total = latency.get((endpoint, decision), ([0] * len(counts), 0.0))
+                latency[(endpoint, decision)] = ([a + b for a, b in zip(old_counts, counts)], old_total + total)
+        return requests, latency
 
 
 def _labels(**labels) -> str:
@@ -40,7 +83,7 @@ def _labels(**labels) -> str:
 
 
 def init_app(app):
-    app.extensions["metrics"] = Metrics()
+    app.extensions["metrics"] = Metrics(app.config.get("METRICS_DIR"))
 
     @app.before_request
     def _start_timer():
@@ -82,16 +125,12 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    m = current_app.extensions["metrics"]
-    pid = os.getpid()
+    requests, latency = current_app.extensions["metrics"].merged()
     lines = ["# HELP moderation_requests_total HTTP requests by endpoint, method, status and decision.",
              "# TYPE moderation_requests_total counter"]
-    with m.lock:
-        requests = dict(m.requests)
-        latency = {k: (list(c), s) for k, (c, s) in m.latency.items()}
     for (endpoint, method, status, decision), n in sorted(requests.items()):
         lines.append("moderation_requests_total" + _labels(endpoint=endpoint, method=method, status=status,
-                                                           decision=decision, pid=pid) + f" {n}")
+                                                           decision=decision) + f" {n}")
     lines += ["# HELP moderation_request_duration_seconds Request latency by endpoint and decision.",
               "# TYPE moderation_request_duration_seconds histogram"]
     for (endpoint, decision), (counts, total) in sorted(latency.items()):
@@ -99,8 +138,8 @@ def metrics():
         for bound, count in zip([*map(str, BUCKETS), "+Inf"], counts):
             running += count
             lines.append("moderation_request_duration_seconds_bucket"
-                         + _labels(endpoint=endpoint, decision=decision, pid=pid, le=bound) + f" {running}")
-        base = _labels(endpoint=endpoint, decision=decision, pid=pid)
+                         + _labels(endpoint=endpoint, decision=decision, le=bound) + f" {running}")
+        base = _labels(endpoint=endpoint, decision=decision)
         lines.append(f"moderation_request_duration_seconds_sum{base} {total:.6f}")
         lines.append(f"moderation_request_duration_seconds_count{base} {running}")
     bundle = current_app.extensions["moderation"].get("bundle")

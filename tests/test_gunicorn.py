@@ -105,6 +105,26 @@ def test_served_endpoints(server):
     assert status == 200 and [r["comment_id"] for r in batch["results"]] == ["g3", "g4"]
 
 
+def test_metrics_add_up_over_all_workers(server):
+    """Whichever worker answers the scrape, it counts the requests every worker served."""
+    base, key = server["base"], server["key"]
+
+    def served():
+        _, text = call_text(base + "/metrics")
+        return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith('moderation_requests_total{endpoint="/v1/comments/<path:comment_id>"'))
+
+    before = served()
+    for i in range(12):
+        assert call(base + f"/v1/comments/m{i}", key=key)[0] == 404
+    assert {served() for _ in range(6)} == {before + 12}
+
+
+def call_text(url):
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return r.status, r.read().decode()
+
+
 def test_kill_9_a_worker_in_flight_every_hold_answer_is_stored_and_service_recovers(server):
     base, key, master = server["base"], server["key"], server["pid"]
     answers, lock = {}, threading.Lock()
