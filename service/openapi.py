@@ -46,7 +46,22 @@ def _errors(*codes):
     return {str(c): {"description": text[c], "content": _json("Error")} for c in codes}
 
 
+def add_paths(app, paths: dict, schemas: dict | None = None):
+    """For other blueprints (feedback, export, ...): document their endpoints in /openapi.json too."""
+    extra = app.extensions.setdefault("openapi", {"paths": {}, "schemas": {}})
+    extra["paths"].update(paths)
+    extra["schemas"].update(schemas or {})
+
+
 def document() -> dict:
+    doc = _core_document()
+    extra = current_app.extensions.get("openapi") or {}
+    doc["paths"].update(extra.get("paths", {}))
+    doc["components"]["schemas"].update(extra.get("schemas", {}))
+    return doc
+
+
+def _core_document() -> dict:
     max_items = int(current_app.config["BATCH_MAX_ITEMS"])
     write = (400, 401, 403, 413, 415, 429)
     path_id = lambda name: {"name": name, "in": "path", "required": True,  # noqa: E731
