@@ -9,7 +9,7 @@ from .auth import require_api_key
 from .db import Article, Comment, db_session, iso
 from .errors import ApiError
 from .moderation import moderate_many, response_from_row
-from .schema import ARTICLE_FIELDS, MODERATE, batch_schema, validate
+from .schema import ARTICLE_FIELDS, MODERATE, Field, batch_schema, check, validate
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -85,9 +85,7 @@ def _article_json(row: Article) -> dict:
 
 
 def _path_id(value: str, field: str) -> str:
-    if len(value) > 255:
-        raise ApiError(400, "longer than 255 characters", field=field, code="too_long")
-    return value
+    return check(Field("id"), value, field)
 
 
 @bp.put("/articles/<path:article_id>")
@@ -121,6 +119,7 @@ def put_article(article_id):
 @bp.get("/articles/<path:article_id>")
 @require_api_key
 def get_article(article_id):
+    article_id = _path_id(article_id, "article_id")
     row = db_session().scalar(select(Article).where(Article.site == g.site, Article.article_id == article_id))
     if row is None:
         raise ApiError(404, "no article with this id for this site", field="article_id", code="not_found")
@@ -130,6 +129,7 @@ def get_article(article_id):
 @bp.get("/comments/<path:comment_id>")
 @require_api_key
 def get_comment(comment_id):
+    comment_id = _path_id(comment_id, "comment_id")
     row = db_session().scalar(select(Comment).where(Comment.site == g.site, Comment.comment_id == comment_id))
     if row is None:
         raise ApiError(404, "no comment with this id for this site", field="comment_id", code="not_found")

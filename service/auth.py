@@ -31,7 +31,7 @@ def create_api_key(site: str, name: str, session=None) -> str:
 
 
 def verify_api_key(raw: str | None, session=None) -> ApiKey | None:
-    if not raw or len(raw) > 200:
+    if not raw or len(raw) > 200 or "\x00" in raw:
         return None
     session = session or db_session()
     digest = _hash(raw)

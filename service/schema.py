@@ -30,7 +30,7 @@ def _check_string(value, name):
     return value
 
 
-def _check(spec: Field, value, name: str):
+def check(spec: Field, value, name: str):
     if spec.kind == "object":
         return validate(value, spec.fields, name)
     if spec.kind == "array":
@@ -82,7 +82,7 @@ def validate(data, fields: dict, prefix: str = "") -> dict:
             if spec.required:
                 raise ApiError(400, "required field is missing", field=_join(prefix, name), code="missing_field")
             continue
-        out[name] = _check(spec, value, _join(prefix, name))
+        out[name] = check(spec, value, _join(prefix, name))
     return out
 
 

@@ -361,3 +361,14 @@ def test_openapi_example_request_is_accepted(client, headers):
 def test_docs_page_lists_endpoints(client):
     page = client.get("/docs").get_data(as_text=True)
     assert "POST /v1/moderate" in page and "/openapi.json" in page
+
+
+@pytest.mark.parametrize("path, field", [("/v1/comments/a%00b", "comment_id"), ("/v1/articles/a%00b", "article_id"),
+                                         ("/v1/comments/" + "x" * 300, "comment_id")])
+def test_bad_ids_in_paths_are_400(client, headers, path, field):
+    r = client.get(path, headers=headers)
+    assert r.status_code == 400 and r.json["error"]["field"] == field
+
+
+def test_nul_in_api_key_is_401_not_500(client):
+    assert client.get("/v1/comments/x", headers={"X-API-Key": "mod_\x00abcdefghijk"}).status_code == 401
