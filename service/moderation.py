@@ -109,7 +109,10 @@ def _model_article(article: dict):
 def _score_all(bundle, pairs):
     """Batched scoring; if the batch fails, score one by one so one bad item cannot fail the others."""
     try:
-        return list(bundle.score_many(pairs))
+        scores = list(bundle.score_many(pairs))
+        if len(scores) == len(pairs):
+            return scores
+        log.error("score_many returned %d scores for %d comments; scoring one by one", len(scores), len(pairs))
     except Exception:  # noqa: BLE001
         log.exception("batched scoring failed; retrying item by item")
     results = []
@@ -181,11 +184,12 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
         todo.append((i, comment, article_id, article, item.get("callback_url")))
 
     if todo:
+        bundle = None
         try:
             bundle = get_bundle()
             scores = _score_all(bundle, [(c["text"], _model_article(a)) for _, c, _, a, _ in todo])
         except Exception as exc:  # noqa: BLE001 - fail closed
-            bundle, scores = None, [exc] * len(todo)
+            scores = [exc] * len(todo)
         for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
             result = None
             if not isinstance(score, Exception):

@@ -372,3 +372,24 @@ def test_bad_ids_in_paths_are_400(client, headers, path, field):
 
 def test_nul_in_api_key_is_401_not_500(client):
     assert client.get("/v1/comments/x", headers={"X-API-Key": "mod_\x00abcdefghijk"}).status_code == 401
+
+
+def test_batch_scoring_failure_holds_only_the_failing_item(app_config, api_key, bundle):
+    """score_many fails for the batch; one by one, only the comment the model cannot score is held."""
+    class Flaky:
+        version, thresholds = bundle.version, bundle.thresholds
+
+        def score_many(self, pairs):
+            raise RuntimeError("batch failed")
+
+        def score(self, text, article=None):
+            if "poison" in text:
+                raise RuntimeError("cannot score this one")
+            return bundle.score(text, article)
+
+    client = make_app(app_config, BUNDLE_INSTANCE=Flaky(), POLICY=NEVER).test_client()
+    results = client.post("/v1/moderate/batch", json={"items": [body("f1"), body("f2", text="poison pill"),
+                                                                body("f3")]},
+                          headers={"X-API-Key": api_key}).json["results"]
+    assert [r["decision"] for r in results] == ["publish", "hold", "publish"]
+    assert results[1]["reasons"] == ["model_error"]
