@@ -61,6 +61,29 @@ def _utc(value) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+@bp.record_once
+def _check_config(state):
+    """A bad [coral] section fails at start with a message, not as 500s on Coral's requests."""
+    sites = (state.app.config.get("CORAL") or {}).get("sites") or {}
+    for key, entry in sites.items():
+        where = f"CORAL sites[{key!r}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be a table")
+        if entry.get("response", "status") not in RESPONSES:
+            raise ValueError(f"{where}.response must be one of {RESPONSES}")
+        secrets = entry.get("secrets")
+        if not isinstance(secrets, list) or not secrets:
+            raise ValueError(f"{where}.secrets must be a non-empty list")
+        for item in secrets:
+            if isinstance(item, dict) and isinstance(item.get("secret"), str) and item["secret"]:
+                try:
+                    _utc(item.get("inactive_at"))
+                except (TypeError, ValueError):
+                    raise ValueError(f"{where}: inactive_at {item.get('inactive_at')!r} is not a date-time") from None
+            elif not (isinstance(item, str) and item):
+                raise ValueError(f"{where}.secrets: each is a string or {{secret, inactive_at}}")
+
+
 def active_secrets(entry: dict, now: dt.datetime) -> list[bytes]:
     """The entry's secrets that are still active: a plain string, or {secret, inactive_at} during a rotation."""
     out = []

@@ -238,3 +238,13 @@ def test_not_json_is_a_json_error(make):
     assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_json"
     r = post(app, content_type="text/plain")
     assert r.status_code == 415 and r.get_json()["error"]["field"] == "Content-Type"
+
+
+@pytest.mark.parametrize("entry, needle", [
+    ({"secrets": []}, "secrets"),
+    ({"secrets": ["s"], "response": "reject"}, "response"),
+    ({"secrets": [{"secret": "s", "inactive_at": "next tuesday"}]}, "inactive_at"),
+])
+def test_bad_coral_config_fails_at_start(app_config, entry, needle):
+    with pytest.raises(ValueError, match=needle):
+        create_app({**app_config, "CORAL": {"sites": {"coral-site": entry}}})
