@@ -1,1 +1,19 @@
-"""The classifiers and the trained model bundle they load (no Flask, no training code here)."""
+"""The classifiers and the trained model bundle they load (no Flask, no training code here).
+
+    bundle = models.load_bundle()
+    score = bundle.score("You idiot", article={"title": "...", "body": "..."})
+    models.decide(score).decision   # "publish" | "hold"
+"""
+from .abuse import SUB_LABELS, AbuseClassifier
+from .bundle import FORMAT_VERSION, Bundle, BundleVersionError, EmptyTextError, Score, default_bundle_path, load_bundle
+from .encoder import Encoder, get_encoder
+from .normalize import normalize
+from .offtopic import Article, OffTopicClassifier
+from .policy import Decision, decide
+from .spam import SpamClassifier
+
+__all__ = [
+    "AbuseClassifier", "Article", "Bundle", "BundleVersionError", "Decision", "EmptyTextError", "Encoder",
+    "FORMAT_VERSION", "OffTopicClassifier", "Score", "SpamClassifier", "SUB_LABELS", "decide",
+    "default_bundle_path", "get_encoder", "load_bundle", "normalize",
+]

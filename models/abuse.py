@@ -1,0 +1,172 @@
+"""Abuse classifier: word and character n-grams of de-obfuscated text plus sentence embeddings,
+one logistic regression per label, Platt-calibrated on held-out data.
+
+Long texts are scored whole and per encoder window; the text's score is the highest, so one
+insult inside a long comment is not averaged away.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from .calibration import Platt
+from .normalize import normalize, normalize_with_spans
+
+SUB_LABELS = ("insult", "obscene", "identity_attack", "threat")
+
+
+def _trim(text: str, b: int, e: int) -> tuple[int, int]:
+    """Drop quotes and punctuation around a word so the span covers the word itself."""
+    while b < e - 1 and not text[b].isalnum():
+        b += 1
+    while e > b + 1 and not text[e - 1].isalnum():
+        e -= 1
+    return b, e
+
+
+class AbuseClassifier(BaseEstimator, ClassifierMixin):
+    def __init__(self, use_embeddings: bool = True, C: float = 4.0, embedding_weight: float = 1.5,
+                 max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None):
+        self.use_embeddings = use_embeddings
+        self.C = C
+        self.embedding_weight = embedding_weight
+        self.max_word_features = max_word_features
+        self.max_char_features = max_char_features
+        self.encoder = encoder
+
+    # -- features -------------------------------------------------------------------------
+    def _encoder(self):
+        if self.encoder is None:
+            from .encoder import get_encoder
+            return get_encoder()
+        return self.encoder
+
+    def _matrix(self, norm_texts: list[str], embeddings: np.ndarray | None = None):
+        parts = [self.word_.transform(norm_texts), self.char_.transform(norm_texts)]
+        if self.use_embeddings:
+            if embeddings is None:
+                embeddings = self._encoder().encode(norm_texts)
+            parts.append(sp.csr_matrix(embeddings * self.embedding_weight))
+        return sp.hstack(parts, format="csr")
+
+    def _new_lr(self):
+        return LogisticRegression(C=self.C, solver="liblinear", max_iter=200)
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, X, y, sub_labels=None, calibration=None):
+        """X: texts; y: 0/1. sub_labels: {name: array with 1/0/NaN (unknown)}.
+        calibration: (texts, y) held out for Platt scaling; without it, 3-fold out-of-fold margins."""
+        texts = [normalize(t) for t in X]
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.array([0, 1])
+        self.word_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.5, sublinear_tf=True,
+                                     max_features=self.max_word_features, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
+        self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True,
+                                     max_features=self.max_char_features)
+        self.word_.fit(texts)
+        self.char_.fit(texts)
+        emb = self._encoder().encode(texts) if self.use_embeddings else None
+        M = self._matrix(texts, emb)
+        self.lr_ = self._new_lr().fit(M, y)
+        if calibration is not None:
+            cal_texts = [normalize(t) for t in calibration[0]]
+            margins = self.lr_.decision_function(self._matrix(cal_texts))
+            self.platt_ = Platt().fit(margins, calibration[1])
+        else:
+            margins = np.zeros(len(y))
+            for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(M, y):
+                margins[te] = self._new_lr().fit(M[tr], y[tr]).decision_function(M[te])
+            self.platt_ = Platt().fit(margins, y)
+        self.sub_ = {}
+        for name, labels in (sub_labels or {}).items():
+            labels = np.asarray(labels, dtype=float)
+            known = ~np.isnan(labels)
+            if known.sum() >= 20 and len(np.unique(labels[known])) == 2:
+                self.sub_[name] = self._new_lr().fit(M[known], labels[known].astype(int))
+        return self
+
+    # -- scoring --------------------------------------------------------------------------
+    def _rows(self, texts, chunks=None):
+        """Feature rows for every text and for each window of long texts; returns (matrix, owner index).
+        chunks: the encoder's windows of the normalised texts, when the caller already has them."""
+        norm = [normalize(t) for t in texts]
+        if not self.use_embeddings:
+            return self._matrix(norm), np.arange(len(norm))
+        if chunks is None:
+            chunks = self._encoder().encode_chunks(norm)
+        row_texts, row_embs, owner = [], [], []
+        for i, (t, c) in enumerate(zip(norm, chunks)):
+            row_texts.append(t); row_embs.append(c.mean); owner.append(i)
+            if len(c.ranges) > 1:
+                for (b, e), v in zip(c.ranges, c.vectors):
+                    row_texts.append(t[b:e]); row_embs.append(v); owner.append(i)
+        return self._matrix(row_texts, np.vstack(row_embs)), np.asarray(owner)
+
+    @staticmethod
+    def _max_by_owner(values, owner, n):
+        out = np.full(n, -np.inf)
+        np.maximum.at(out, owner, values)
+        return out
+
+    def scores(self, texts, chunks=None) -> dict[str, np.ndarray]:
+        """{'abusive': calibrated probability, sub-label: probability} for each text."""
+        texts = list(texts)
+        M, owner = self._rows(texts, chunks)
+        margins = self._max_by_owner(self.lr_.decision_function(M), owner, len(texts))
+        out = {"abusive": self.platt_(margins)}
+        for name, lr in self.sub_.items():
+            out[name] = self._max_by_owner(lr.predict_proba(M)[:, 1], owner, len(texts))
+        return out
+
+    def predict_proba(self, X):
+        p = self.scores(X)["abusive"]
+        return np.column_stack([1 - p, p])
+
+    # -- explanation spans ------------------------------------------------------------------
+    def fit_spans(self, texts, gold_spans, negative_texts=(), C: float = 2.0):
+        """Word-level model: is this (de-obfuscated) word inside a gold toxic span?
+        gold_spans: for each text, a list of (begin, end); negative_texts: clean texts (all words 0)."""
+        words, labels = [], []
+        for text, spans in zip(texts, gold_spans):
+            norm, ranges = normalize_with_spans(text)
+            for w, (b, e) in zip(norm.split(" "), ranges):
+                words.append(w)
+                labels.append(int(any(b < se and sb < e for sb, se in spans)))
+        for text in negative_texts:
+            for w in normalize(text).split(" "):
+                words.append(w); labels.append(0)
+        self.span_vec_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
+                                         max_features=100_000)
+        W = self.span_vec_.fit_transform(words)
+        self.span_lr_ = LogisticRegression(C=C, solver="liblinear", class_weight="balanced").fit(W, labels)
+        return self
+
+    def spans(self, text: str, threshold: float = 0.5) -> list[dict]:
+        """Character ranges in the original text of the words that look abusive, adjacent ones merged."""
+        if getattr(self, "span_lr_", None) is None:
+            return []
+        norm, ranges = normalize_with_spans(text)
+        ws = norm.split(" ")
+        if not ws or not ranges:
+            return []
+        p = self.span_lr_.predict_proba(self.span_vec_.transform(ws))[:, 1]
+        out: list[dict] = []
+        for (b, e), s in zip(ranges, p):
+            if s < threshold:
+                continue
+            b, e = _trim(text, b, e)
+            if out and text[out[-1]["end"]:b].strip() == "":
+                out[-1]["end"] = e
+                out[-1]["score"] = max(out[-1]["score"], float(s))
+            else:
+                out.append({"begin": b, "end": e, "score": float(s)})
+        return out
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["encoder"] = None  # the shared encoder is re-acquired in each process
+        return state

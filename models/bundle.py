@@ -1,0 +1,171 @@
+"""The model bundle: both heads, the spam head, decision thresholds and metadata, saved as
+`bundle.joblib` + `metadata.json` in a versioned folder. The format version is checked before unpickling."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from .cues import language
+from .normalize import normalize
+from .offtopic import Article
+
+FORMAT_VERSION = 1
+BUNDLES = Path(__file__).resolve().parent / "bundles"
+DEFAULT_POINTER = BUNDLES / "current.txt"
+SPAN_MIN_ABUSIVE = 0.2  # below this no word "drives" the score, so no spans are reported
+
+
+class EmptyTextError(ValueError):
+    """The comment text is empty or whitespace only: nothing to score."""
+
+
+class BundleVersionError(RuntimeError):
+    """The bundle was written by an incompatible version of this code."""
+
+
+@dataclass
+class Score:
+    abusive: float
+    off_topic: float
+    spam: float
+    sub_scores: dict[str, float]
+    spans: list[dict]
+    article_known: bool
+    language: str
+    language_supported: bool
+    model_version: str
+    length: int = 0
+    thresholds: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "abusive": self.abusive, "off_topic": self.off_topic, "spam": self.spam,
+            "sub_scores": dict(self.sub_scores), "spans": [dict(s) for s in self.spans],
+            "article_known": self.article_known, "language": self.language,
+            "language_supported": self.language_supported, "model_version": self.model_version,
+            "length": self.length,
+        }
+
+
+def _check_text(text) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"comment text must be a string, not {type(text).__name__}")
+    if not text.strip():
+        raise EmptyTextError("comment text is empty or whitespace only")
+    return text
+
+
+class Bundle:
+    SUPPORTED_LANGUAGES = ("en",)
+
+    def __init__(self, abuse, off_topic, spam=None, thresholds: dict | None = None, metadata: dict | None = None):
+        self.abuse = abuse
+        self.off_topic = off_topic
+        self.spam = spam
+        self.thresholds = {"abusive": 0.5, "off_topic": 0.5, "spam": 0.5, **(thresholds or {})}
+        self.metadata = {"version": "dev", **(metadata or {})}
+        self.metadata["format_version"] = FORMAT_VERSION
+        self.metadata["thresholds"] = self.thresholds
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    # -- scoring -------------------------------------------------------------------------------
+    def score(self, text: str, article=None) -> Score:
+        return self.score_many([(text, article)])[0]
+
+    def score_many(self, items) -> list[Score]:
+        items = list(items)
+        texts = [_check_text(t) for t, _ in items]
+        articles = [Article.coerce(a) for _, a in items]
+        if not texts:
+            return []
+        norm = [normalize(t) for t in texts]
+        chunks = None
+        vecs = None
+        # one encoder pass per comment, shared by both heads; skipped when no head needs it
+        need = list(range(len(texts))) if self.abuse.use_embeddings else \
+            [i for i, a in enumerate(articles) if a is not None and a.known] if self.off_topic.use_embeddings else []
+        if need:
+            enc = (self.abuse if self.abuse.use_embeddings else self.off_topic)._encoder()
+            got = enc.encode_chunks([norm[i] for i in need])
+            chunks = [None] * len(texts)
+            vecs = np.zeros((len(texts), got[0].vectors.shape[1]), np.float32)
+            for i, c in zip(need, got):
+                chunks[i] = c
+                vecs[i] = c.mean
+        abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None)
+        off = self.off_topic.predict_proba(texts, articles, vecs if self.off_topic.use_embeddings else None)[:, 1]
+        spam = self.spam.predict_proba(texts)[:, 1] if self.spam is not None else np.zeros(len(texts))
+        out = []
+        for i, text in enumerate(texts):
+            a = float(abuse["abusive"][i])
+            lang = language(text)
+            out.append(Score(
+                abusive=a,
+                off_topic=float(max(off[i], spam[i])),
+                spam=float(spam[i]),
+                sub_scores={k: float(v[i]) for k, v in abuse.items() if k != "abusive"},
+                spans=self.abuse.spans(text) if a >= SPAN_MIN_ABUSIVE else [],
+                article_known=bool(articles[i] is not None and articles[i].known),
+                language=lang,
+                language_supported=lang in self.SUPPORTED_LANGUAGES,
+                model_version=self.version,
+                length=len(text),
+                thresholds=dict(self.thresholds),
+            ))
+        return out
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, folder) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for head in (self.abuse, self.off_topic, self.spam):
+            for v in vars(head).values() if head is not None else ():
+                if hasattr(v, "stop_words_"):
+                    v.stop_words_ = None  # the pruned vocabulary: large and only for inspection
+        joblib.dump({"abuse": self.abuse, "off_topic": self.off_topic, "spam": self.spam,
+                     "thresholds": self.thresholds}, folder / "bundle.joblib", compress=3)
+        (folder / "metadata.json").write_text(json.dumps(self.metadata, indent=2, default=_json_default) + "\n")
+        return folder
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        v = o.item()
+        return None if isinstance(v, float) and math.isnan(v) else v
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def default_bundle_path() -> Path:
+    if DEFAULT_POINTER.exists():
+        return BUNDLES / DEFAULT_POINTER.read_text().strip()
+    found = sorted(p.parent for p in BUNDLES.glob("*/metadata.json"))
+    if not found:
+        raise FileNotFoundError(f"no model bundle under {BUNDLES}; build one with `moderation train`")
+    return found[-1]
+
+
+def load_bundle(path=None) -> Bundle:
+    """Load a bundle folder (None: the shipped default)."""
+    folder = Path(path) if path is not None else default_bundle_path()
+    meta_file = folder / "metadata.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"{folder} is not a model bundle (no metadata.json)")
+    meta = json.loads(meta_file.read_text())
+    found = meta.get("format_version")
+    if found != FORMAT_VERSION:
+        raise BundleVersionError(
+            f"model bundle {folder} has format version {found!r}, but this code reads version {FORMAT_VERSION}; "
+            f"retrain it with `moderation train` or install the matching comment-moderation release")
+    parts = joblib.load(folder / "bundle.joblib")
+    b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
+    return b

@@ -1,0 +1,129 @@
+"""Undo common obfuscation of abuse, keeping a map back to the original characters.
+
+Handles zero-width characters, look-alike Unicode letters (NFKC plus a small Cyrillic/Greek map),
+leetspeak inside words (`1d10t`), letters repeated for effect (`stuuuupid`), spaced-out letters
+(`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`, `f@ck`). Glued words are left to the
+character n-gram features, which see inside them.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f"), None)
+# Letters that look Latin but are not (Cyrillic, Greek), after NFKC.
+LOOKALIKE = str.maketrans({
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
+    "ѕ": "s", "к": "k", "м": "m", "т": "t", "в": "b", "н": "h", "ԁ": "d", "ɡ": "g", "ո": "n",
+    "α": "a", "ο": "o", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "ѵ": "v", "ӏ": "l", "ɑ": "a",
+})
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
+                      "!": "i", "|": "l", "+": "t", "8": "b", "9": "g"})
+MASK_CHARS = "*#%_.@$!-"
+# Words people mask; the mask pattern must fit one of these to be expanded.
+SWEARS = ("fuck", "fucking", "fucker", "shit", "bitch", "cunt", "dick", "asshole", "ass", "bastard",
+          "damn", "crap", "piss", "whore", "slut", "retard", "idiot", "moron", "stupid", "dumb",
+          "nigger", "faggot", "fag", "twat", "wanker", "bullshit", "motherfucker", "cock", "pussy",
+          "douche", "jerk", "loser", "hell", "kill")
+_SWEAR_SET = frozenset(SWEARS)
+
+_TOKEN = re.compile(r"\S+")
+_WORD_EDGE = re.compile(r"^([\"'(\[{<]*)(.*?)([\"')\]}>.,;:?!]*)$", re.S)
+_ALPHA = re.compile(r"[^\W\d_]", re.U)
+
+
+def _clean(text: str) -> str:
+    return unicodedata.normalize("NFKC", text.translate(ZERO_WIDTH)).lower().translate(LOOKALIKE)
+
+
+def _squeeze(word: str) -> str:
+    """Letters repeated 3+ times become 2 (`stuuupid` -> `stuupid`), then to 1 if that is a swear."""
+    w = re.sub(r"(.)\1{2,}", r"\1\1", word)
+    single = re.sub(r"(.)\1+", r"\1", w)
+    return single if single in _SWEAR_SET and w not in _SWEAR_SET else w
+
+
+def _unmask(word: str) -> str:
+    if not any(c in MASK_CHARS for c in word) or not _ALPHA.search(word):
+        return word
+    pattern = re.compile("^" + "".join("." if c in MASK_CHARS else re.escape(c) for c in word) + "$")
+    for s in SWEARS:
+        if len(s) == len(word) and pattern.match(s):
+            return s
+    # f**king, sh!tty: allow the mask to stand for a run of letters
+    loose = re.compile("^" + re.sub(r"(?:\\.|\.)+", lambda m: "[a-z]{1,%d}" % max(1, len(m.group(0))),
+                                    "".join("." if c in MASK_CHARS else re.escape(c) for c in word)) + "$")
+    for s in SWEARS:
+        if loose.match(s):
+            return s
+    return word
+
+
+def normalize_word(word: str) -> str:
+    w = word.lower()
+    m = _WORD_EDGE.match(w)
+    core = m.group(2) if m else w
+    if not core:
+        return w
+    has_alpha = bool(_ALPHA.search(core))
+    if has_alpha and not core.startswith(("http", "www")):
+        unmasked = _unmask(core)
+        if unmasked == core and not core.isalpha() and not re.fullmatch(r"[\d.,:/%-]+", core):
+            leet = core.translate(LEET)
+            if _ALPHA.search(leet):
+                core = leet
+        else:
+            core = unmasked
+        core = _squeeze(core)
+    return core
+
+
+def tokens(text: str) -> list[tuple[int, int]]:
+    """Character ranges of whitespace-separated tokens in `text`."""
+    return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def normalize_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """Normalised text as space-joined words, and for each word its (begin, end) in the original text.
+
+    Runs of single letters (`f u c k`, `f.u.c.k`) are joined into one word.
+    """
+    words: list[str] = []
+    spans: list[tuple[int, int]] = []
+    run: list[tuple[str, int, int]] = []
+
+    def flush():
+        if len(run) >= 4 and run[0][0] in ("a", "i"):  # "a f u c k": the article stays a word
+            words.append(run[0][0])
+            spans.append((run[0][1], run[0][2]))
+            del run[0]
+        if len(run) >= 3:
+            words.append(normalize_word("".join(c for c, _, _ in run)))
+            spans.append((run[0][1], run[-1][2]))
+        else:
+            for c, b, e in run:
+                words.append(normalize_word(c))
+                spans.append((b, e))
+        run.clear()
+
+    for b, e in tokens(text):
+        raw = _clean(text[b:e])
+        # dotted or dashed single letters in one token: f.u.c.k, s-h-i-t
+        if re.fullmatch(r"(?:[^\W\d_][.\-_*]){2,}[^\W\d_]\.?", raw):
+            flush()
+            words.append(normalize_word(re.sub(r"[.\-_*]", "", raw)))
+            spans.append((b, e))
+            continue
+        if len(raw) == 1 and _ALPHA.match(raw):
+            run.append((raw, b, e))
+            continue
+        flush()
+        words.append(normalize_word(raw))
+        spans.append((b, e))
+    flush()
+    return " ".join(words), spans
+
+
+def normalize(text: str) -> str:
+    return normalize_with_spans(text)[0]

@@ -1,0 +1,218 @@
+"""Off-topic classifier for (comment, article) pairs.
+
+Features: the comment's embedding similarity to the title and to every window of the body (max,
+mean, top-3 mean: the whole body, not its first 256 tokens), TF-IDF cosine, content-word and
+named-entity overlap, and comment-only cues. Gradient-boosted trees handle a missing article as
+missing values, so the same model scores comments whose article is unknown from the cues alone.
+Article features are cached by article id + content hash, so a busy article is encoded once.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+
+from .calibration import Platt, logit
+from .normalize import normalize
+from .cues import STOP, cue_vector, words, NAMES as CUE_NAMES
+
+_ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z]+|[A-Z]{2,}|\d{2,})\b")
+
+PAIR_NAMES = ["has_title", "has_body", "cos_title", "cos_body_max", "cos_body_mean", "cos_body_top3",
+              "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
+              "log_entities", "log_body_windows"]
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str | None = None
+    body: str | None = None
+    id: str | None = None
+
+    @classmethod
+    def coerce(cls, article) -> "Article | None":
+        if article is None or isinstance(article, Article):
+            return article
+        if isinstance(article, dict):
+            unknown = set(article) - {"title", "body", "id"}
+            if unknown:
+                raise ValueError(f"unknown article fields: {sorted(unknown)}")
+            return cls(title=article.get("title"), body=article.get("body"),
+                       id=None if article.get("id") is None else str(article.get("id")))
+        raise TypeError(f"article must be models.Article, dict or None, not {type(article).__name__}")
+
+    @property
+    def known(self) -> bool:
+        return bool((self.title or "").strip() or (self.body or "").strip())
+
+    @property
+    def key(self) -> str:
+        h = hashlib.sha1(f"{self.title or ''}\x00{self.body or ''}".encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self.id or ''}:{h}"
+
+
+def _content_words(text: str) -> set[str]:
+    out = set()
+    for w in words(text):
+        w = w.lower()
+        if len(w) > 2 and w not in STOP:
+            out.add(w[:-1] if w.endswith("s") and len(w) > 4 else w)
+    return out
+
+
+def _entities(text: str) -> set[str]:
+    return {m.lower() for m in _ENTITY.findall(text)}
+
+
+class _ArticleFeatures:
+    __slots__ = ("title_vec", "body_vecs", "mean_vec", "words", "tfidf")
+
+
+class OffTopicClassifier(BaseEstimator, ClassifierMixin):
+    def __init__(self, use_embeddings: bool = True, max_iter: int = 300, learning_rate: float = 0.08,
+                 cache_size: int = 2048, encoder=None):
+        self.use_embeddings = use_embeddings
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.cache_size = cache_size
+        self.encoder = encoder
+
+    def _encoder(self):
+        if self.encoder is None:
+            from .encoder import get_encoder
+            return get_encoder()
+        return self.encoder
+
+    # -- article side (cached) -----------------------------------------------------------------
+    def _cache(self):
+        if getattr(self, "_lru", None) is None:
+            self._lru = OrderedDict()
+            self._lru_lock = threading.Lock()
+        return self._lru
+
+    def _article(self, art: Article) -> _ArticleFeatures:
+        lru = self._cache()
+        key = art.key
+        with self._lru_lock:
+            hit = lru.get(key)
+            if hit is not None:
+                lru.move_to_end(key)
+                return hit
+        f = _ArticleFeatures()
+        title, body = (art.title or "").strip(), (art.body or "").strip()
+        f.title_vec = f.body_vecs = f.mean_vec = None
+        if self.use_embeddings:
+            enc = self._encoder()
+            texts = [t for t in (title, body) if t]
+            chunks = dict(zip([k for k, t in (("title", title), ("body", body)) if t], enc.encode_chunks(texts)))
+            if "title" in chunks:
+                f.title_vec = chunks["title"].mean
+            if "body" in chunks:
+                f.body_vecs = chunks["body"].vectors
+            allv = np.vstack([c.vectors for c in chunks.values()])
+            m = allv.mean(0)
+            f.mean_vec = m / (np.linalg.norm(m) or 1.0)
+        full = f"{title}\n{body}"
+        f.words = _content_words(full)
+        f.tfidf = self.tfidf_.transform([full])
+        with self._lru_lock:
+            lru[key] = f
+            while len(lru) > self.cache_size:
+                lru.popitem(last=False)
+        return f
+
+    # -- features ------------------------------------------------------------------------------
+    def features(self, comments, articles, comment_vecs: np.ndarray | None = None) -> np.ndarray:
+        comments = list(comments)
+        arts = [Article.coerce(a) for a in articles]
+        if self.use_embeddings and comment_vecs is None:
+            # only comments with an article need their embedding
+            need = [i for i, a in enumerate(arts) if a is not None and a.known]
+            comment_vecs = np.zeros((len(comments), 384), np.float32)
+            if need:
+                comment_vecs[need] = self._encoder().encode([normalize(comments[i]) for i in need])
+        rows = []
+        nan = float("nan")
+        ctf = self.tfidf_.transform(comments)
+        for i, (c, a) in enumerate(zip(comments, arts)):
+            cues = cue_vector(c)
+            pair = [nan] * len(PAIR_NAMES)
+            if a is not None and a.known:
+                f = self._article(a)
+                cw = _content_words(c)
+                ents = _entities(c)
+                pair[0] = float(f.title_vec is not None or bool((a.title or "").strip()))
+                pair[1] = float(bool((a.body or "").strip()))
+                if self.use_embeddings:
+                    v = comment_vecs[i]
+                    if f.title_vec is not None:
+                        pair[2] = float(f.title_vec @ v)
+                    if f.body_vecs is not None:
+                        sims = f.body_vecs @ v
+                        top = np.sort(sims)[::-1]
+                        pair[3], pair[4], pair[5] = float(top[0]), float(sims.mean()), float(top[:3].mean())
+                        pair[12] = math.log1p(len(sims))
+                    pair[6] = float(f.mean_vec @ v)
+                pair[7] = float((ctf[i] @ f.tfidf.T).toarray()[0, 0])
+                hits = len(cw & f.words)
+                pair[8] = hits / len(cw) if cw else nan
+                pair[9] = math.log1p(hits)
+                pair[10] = len({e for e in ents if e in f.words or e.rstrip("s") in f.words}) / len(ents) if ents else nan
+                pair[11] = math.log1p(len(ents))
+            rows.append(np.concatenate([pair, cues]))
+        return np.asarray(rows, dtype=np.float64)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return PAIR_NAMES + CUE_NAMES
+
+    # -- fitting / scoring ------------------------------------------------------------------------
+    def _new_model(self):
+        return HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
+                                              max_leaf_nodes=31, l2_regularization=1.0, random_state=0)
+
+    def fit(self, comments, articles, y, calibration=None):
+        """calibration: (comments, articles, y) held out for Platt scaling; else 3-fold out-of-fold."""
+        comments = list(comments)
+        articles = [Article.coerce(a) for a in articles]
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.array([0, 1])
+        self._lru = None
+        docs = comments + list({a.key: f"{a.title or ''}\n{a.body or ''}" for a in articles if a is not None}.values())
+        self.tfidf_ = TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english",
+                                      max_features=200_000).fit(docs)
+        X = self.features(comments, articles)
+        self.model_ = self._new_model().fit(X, y)
+        if calibration is not None:
+            cx = self.features(list(calibration[0]), list(calibration[1]))
+            self.platt_ = Platt().fit(logit(self.model_.predict_proba(cx)[:, 1]), calibration[2])
+        else:
+            oof = np.zeros(len(y))
+            for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
+                oof[te] = self._new_model().fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+            self.platt_ = Platt().fit(logit(oof), y)
+        return self
+
+    def predict_proba(self, comments, articles=None, comment_vecs=None):
+        comments = list(comments)
+        if articles is None:
+            articles = [None] * len(comments)
+        X = self.features(comments, articles, comment_vecs)
+        p = self.platt_(logit(self.model_.predict_proba(X)[:, 1]))
+        return np.column_stack([1 - p, p])
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["encoder"] = None
+        state["_lru"] = None
+        state.pop("_lru_lock", None)
+        return state

@@ -1,0 +1,212 @@
+"""The models API on a tiny bundle trained in seconds from examples written here."""
+import json
+
+import numpy as np
+import pytest
+
+import models
+from models.normalize import normalize, normalize_with_spans
+
+NICE = [
+    "I agree with the author about the new budget and the tax changes.",
+    "Thanks for the thoughtful reporting on the election results.",
+    "The council should fund more buses, the article explains why well.",
+    "Interesting point about interest rates and housing prices.",
+    "My grandmother lived through the same flood in 1961.",
+    "Good piece, though the numbers on spending seem optimistic.",
+    "The mayor's plan makes sense to me if they can pay for it.",
+    "I read the report and the conclusions look fair.",
+    "Housing is the issue of our time, glad this is covered.",
+    "This was a balanced article on a hard subject.",
+]
+NASTY = [
+    "You are a stupid idiot and nobody cares what you think.",
+    "Shut up you moron, go back under your rock.",
+    "What a pathetic loser, you idiot.",
+    "You're a disgusting pig and an idiot.",
+    "Only a stupid fool would write this garbage, moron.",
+    "Go to hell you worthless idiot.",
+    "You are dumb as a rock, stupid moron.",
+    "Idiot. Moron. Loser. Get lost.",
+    "Nobody asked you, stupid idiot.",
+    "You absolute moron, read before typing you fool.",
+]
+SPAM = [
+    "Check out my channel for free gift cards www.freegifts.com",
+    "Subscribe to my channel please!! http://bit.ly/xyz",
+    "Make money from home, visit my site www.easycash.biz",
+    "Click here for a free trial http://deal.example.com",
+    "Follow me and check out my page for discount codes",
+    "Visit my website www.bestdeals.tk call 555-123-4567",
+]
+ARTICLE = {"title": "City council approves new budget for buses and housing",
+           "body": "The city council voted on Tuesday to approve a budget that funds more buses, new housing "
+                   "and repairs to the flood defences. The mayor said taxes would rise slightly. " * 3}
+OTHER = {"title": "Local team wins the football cup final",
+         "body": "The striker scored twice in the second half as the home side won the cup final on Saturday."}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A bundle with all three heads trained on the lists above, saved and loaded back."""
+    texts = NICE + NASTY
+    y = [0] * len(NICE) + [1] * len(NASTY)
+    insult = [0.0] * len(NICE) + [1.0] * len(NASTY)
+    abuse = models.AbuseClassifier(max_word_features=2000, max_char_features=5000)
+    abuse.fit(texts * 3, y * 3, sub_labels={"insult": insult * 3})
+    abuse.fit_spans(NASTY, [[(m.start(), m.end()) for m in __import__("re").finditer(
+        r"stupid|idiot|moron|loser|pig|fool|dumb|pathetic|worthless", t)] for t in NASTY], negative_texts=NICE)
+    comments = NICE[:8] + NICE[:8] + SPAM
+    arts = [ARTICLE] * 8 + [OTHER] * 8 + [None] * len(SPAM)
+    yo = [0] * 8 + [1] * 8 + [1] * len(SPAM)
+    off = models.OffTopicClassifier(max_iter=30).fit(comments * 2, arts * 2, yo * 2)
+    spam = models.SpamClassifier().fit(NICE + SPAM * 2 + NASTY, [0] * 10 + [1] * 12 + [0] * 10)
+    b = models.Bundle(abuse=abuse, off_topic=off, spam=spam,
+                      thresholds={"abusive": 0.5, "off_topic": 0.5, "spam": 0.5}, metadata={"version": "tiny-1"})
+    folder = b.save(tmp_path_factory.mktemp("bundle") / "tiny-1")
+    return models.load_bundle(folder)
+
+
+@pytest.mark.parametrize("obfuscated, plain", [
+    ("f u c k", "fuck"), ("sh*t", "shit"), ("f**k", "fuck"), ("1d10t", "idiot"), ("stuuuuupid", "stupid"),
+    ("id\u200biot", "idiot"), ("\u0455tup\u0456d", "stupid"), ("f.u.c.k", "fuck"), ("IDIOT!!!", "idiot"),
+])
+def test_normalise_undoes_obfuscation(obfuscated, plain):
+    assert normalize(f"you {obfuscated} here").split() == ["you", plain, "here"]
+
+
+def test_normalise_keeps_offsets_into_the_original_text():
+    text = "Hey  y o u, a  s-h-i-t\u200b head"
+    norm, ranges = normalize_with_spans(text)
+    words = norm.split(" ")
+    assert len(words) == len(ranges)
+    assert "shit" in words
+    b, e = ranges[words.index("shit")]
+    assert text[b:e] == "s-h-i-t\u200b"
+
+
+def test_normal_text_is_left_alone():
+    assert normalize("The 2013 budget: $50 at 5:30, e-mail me.") == "the 2013 budget $50 at 5:30 e-mail me"
+
+
+def test_scores_separate_and_are_probabilities(tiny):
+    s_bad = tiny.score("You stupid moron, nobody cares.", ARTICLE)
+    s_ok = tiny.score("Glad the council is funding buses and housing.", ARTICLE)
+    assert 0.0 <= s_ok.abusive < s_bad.abusive <= 1.0
+    assert set(s_bad.sub_scores) == {"insult"}
+    assert s_bad.sub_scores["insult"] > s_ok.sub_scores["insult"]
+    assert s_bad.article_known and s_bad.model_version == "tiny-1"
+
+
+def test_obfuscated_abuse_still_scores_high(tiny):
+    plain = tiny.score("you stupid idiot").abusive
+    hidden = tiny.score("you $tuuupid 1d10t").abusive
+    assert hidden > 0.5 and abs(plain - hidden) < 0.2
+
+
+def test_spans_point_at_the_abusive_words_in_the_original_text(tiny):
+    text = "Well, you are a st*pid 1d10t, frankly."
+    s = tiny.score(text)
+    found = {text[sp["begin"]:sp["end"]] for sp in s.spans}
+    assert found == {"st*pid 1d10t"}
+    assert all(0 <= sp["score"] <= 1 for sp in s.spans)
+    assert tiny.score("Glad the council is funding buses.").spans == []
+
+
+def test_long_comment_is_scored_whole_not_truncated(tiny):
+    filler = " ".join(NICE * 8)  # several encoder windows
+    insult_at_end = filler + " You stupid idiot moron."
+    assert len(tiny.abuse._encoder().chunk([normalize(insult_at_end)])[0]) > 2
+    assert tiny.score(insult_at_end).abusive > tiny.score(filler).abusive + 0.3
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+def test_empty_text_is_an_error(tiny, text):
+    with pytest.raises(models.EmptyTextError):
+        tiny.score(text)
+    with pytest.raises(ValueError):
+        tiny.score_many([("fine", None), (text, None)])
+
+
+def test_off_topic_uses_the_article(tiny):
+    comment = "The council should fund more buses and housing, the budget is right."
+    on = tiny.score(comment, ARTICLE)
+    off = tiny.score(comment, OTHER)
+    assert on.off_topic < off.off_topic
+
+
+def test_without_article_the_result_says_so(tiny):
+    s = tiny.score("Check out my channel www.freegifts.com", None)
+    assert s.article_known is False
+    assert s.spam > 0.5 and s.off_topic >= s.spam
+    assert tiny.score("fine", {"title": "  ", "body": ""}).article_known is False
+    d = models.decide(s)
+    assert d.decision == "hold" and "spam" in d.reasons and "article_unknown" in d.reasons
+
+
+def test_article_may_be_title_only_body_only_or_object(tiny):
+    c = "Buses and housing in the budget."
+    for art in ({"title": ARTICLE["title"]}, {"body": ARTICLE["body"]}, models.Article(**ARTICLE, id="a1")):
+        assert tiny.score(c, art).article_known
+    with pytest.raises(ValueError):
+        tiny.score(c, {"headline": "x"})
+
+
+def test_article_embeddings_are_cached(tiny):
+    enc = tiny.off_topic._encoder()
+    calls = []
+    original = enc.encode_chunks
+    enc.encode_chunks = lambda texts: calls.append(list(texts)) or original(texts)
+    try:
+        art = models.Article(title="Cached article", body="A body about trains. " * 50, id="cache-test")
+        tiny.score("first comment on trains", art)
+        tiny.score("second comment on trains", art)
+    finally:
+        del enc.encode_chunks
+    article_calls = [c for c in calls if any("A body about trains" in t for t in c)]
+    assert len(article_calls) == 1
+
+
+def test_score_many_matches_score(tiny):
+    items = [(NICE[0], ARTICLE), (NASTY[0], None), (SPAM[0], OTHER)]
+    many = tiny.score_many(items)
+    for (t, a), s in zip(items, many):
+        one = tiny.score(t, a)
+        assert one.abusive == pytest.approx(s.abusive, abs=1e-5)
+        assert one.off_topic == pytest.approx(s.off_topic, abs=1e-5)
+
+
+def test_to_dict_is_json_ready(tiny):
+    d = tiny.score("You stupid idiot", ARTICLE).to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert {"abusive", "off_topic", "spam", "sub_scores", "spans", "article_known", "language",
+            "language_supported", "model_version"} <= set(d)
+
+
+def test_bundle_round_trip_and_version_check(tiny, tmp_path):
+    folder = tiny.save(tmp_path / "b")
+    again = models.load_bundle(folder)
+    assert again.thresholds == tiny.thresholds and again.version == "tiny-1"
+    assert again.score("You moron").abusive == pytest.approx(tiny.score("You moron").abusive, abs=1e-6)
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["format_version"] = 999
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(models.BundleVersionError, match="format version 999"):
+        models.load_bundle(folder)
+    with pytest.raises(FileNotFoundError):
+        models.load_bundle(tmp_path / "nothing-here")
+
+
+def test_estimators_follow_the_sklearn_api(tiny):
+    p = tiny.abuse.predict_proba(["you idiot", "nice article"])
+    assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
+    assert list(tiny.abuse.classes_) == [0, 1]
+    q = tiny.off_topic.predict_proba(["buses"], [ARTICLE])
+    assert q.shape == (1, 2)
+
+
+def test_language_is_reported(tiny):
+    assert tiny.score("This is an article I agree with.").language == "en"
+    s = tiny.score("Это очень хорошая статья о бюджете города")
+    assert s.language == "und" and not s.language_supported
+    assert models.decide(s).reasons == ["unsupported_language"]

@@ -1,0 +1,66 @@
+"""Training helpers: the embedding cache, threshold choice, caps, the model card, the CLI command."""
+import numpy as np
+import pandas as pd
+from click.testing import CliRunner
+
+from models.encoder import Chunks, text_key
+from training import train as tr
+
+
+def test_embedding_store_survives_a_restart(tmp_path):
+    store = tr.EmbeddingStore(tmp_path / "emb.pkl")
+    store[text_key("hello")] = Chunks(np.ones((2, 384), np.float32), [(0, 2), (3, 5)])
+    store.save()
+    again = tr.EmbeddingStore(tmp_path / "emb.pkl")
+    assert again[text_key("hello")].ranges == [(0, 2), (3, 5)]
+    assert again[text_key("hello")].vectors.shape == (2, 384)
+
+
+def test_broken_cache_is_ignored_not_fatal(tmp_path):
+    (tmp_path / "emb.pkl").write_bytes(b"not a pickle")
+    assert len(tr.EmbeddingStore(tmp_path / "emb.pkl")) == 0
+
+
+def test_precompute_skips_cached_texts(tmp_path, monkeypatch):
+    store = tr.EmbeddingStore(tmp_path / "emb.pkl")
+    store[text_key("cached")] = Chunks(np.zeros((1, 384), np.float32), [(0, 6)])
+    seen = []
+
+    class FakeEncoder:
+        def encode_chunks(self, texts):
+            seen.extend(texts)
+            for t in texts:
+                store[text_key(t)] = Chunks(np.zeros((1, 384), np.float32), [(0, len(t))])
+
+    monkeypatch.setattr(tr, "get_encoder", lambda: FakeEncoder())
+    tr.precompute(["cached", "new one", "new one", "another"], store, "test")
+    assert seen == ["new one", "another"]
+    assert (tmp_path / "emb.pkl").exists()
+
+
+def test_best_threshold_separates_clean_scores():
+    y = np.array([0] * 50 + [1] * 50)
+    p = np.r_[np.linspace(0, 0.4, 50), np.linspace(0.6, 1, 50)]
+    t = tr._best_threshold(y, p)
+    assert 0.4 < t <= 0.6
+
+
+def test_cap_limits_rows_per_source():
+    df = pd.DataFrame({"source": ["a"] * 10 + ["b"] * 3, "x": range(13)})
+    capped = tr._cap(df, "source", 4, seed=0)
+    assert capped.source.value_counts().to_dict() == {"a": 4, "b": 3}
+
+
+def test_model_card_lists_sources_licences_and_metrics(tmp_path):
+    meta = {"version": "v1", "trained_at": "2026-01-01T00:00:00+00:00", "format_version": 1,
+            "thresholds": {"abusive": 0.4, "off_topic": 0.7, "spam": 0.6}, "sub_scores": ["insult"],
+            "sources": [{"name": "c3", "path": "abuse/c3", "licence": "CC BY-NC-SA 4.0", "label": "x >= 2"}],
+            "metrics": {"held_out": {"abusive_roc_auc_olid": 0.91}}, "held_out": {"note": "OLID test"}}
+    text = tr.write_model_card(tmp_path, meta).read_text()
+    assert "CC BY-NC-SA 4.0" in text and "abusive_roc_auc_olid | 0.91" in text and "Known limits" in text
+
+
+def test_train_command_is_registered():
+    from service.cli import main
+    result = CliRunner().invoke(main, ["train", "--help"])
+    assert result.exit_code == 0 and "--quick" in result.output and "--data" in result.output

