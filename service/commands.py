@@ -60,7 +60,17 @@ def serve(host, port, workers, timeout):
     app.extensions["db"]["engine"].dispose()
     os.environ["MODERATION_AUTO_MIGRATE"] = "false"
 
-    run_gunicorn(_app, host, port, workers, timeout)
+    run_gunicorn(_worker_app, host, port, workers, timeout)
+
+
+def _worker_app():
+    """One gunicorn worker: torch limited to TORCH_THREADS (workers, not threads, use the cores), then the app."""
+    from service.config import load_config
+    threads = load_config().get("TORCH_THREADS")
+    if threads:
+        import torch
+        torch.set_num_threads(int(threads))
+    return _app()
 
 
 COMMANDS.append(serve)

@@ -51,10 +51,6 @@ def get_bundle():
 
 def init_app(app):
     app.extensions["moderation"] = {"bundle": app.config.get("BUNDLE_INSTANCE")}
-    threads = app.config.get("TORCH_THREADS")
-    if threads:
-        import torch
-        torch.set_num_threads(int(threads))
     if app.config.get("LOAD_BUNDLE_AT_START") and app.extensions["moderation"]["bundle"] is None:
         with app.app_context():
             try:
