@@ -11,11 +11,13 @@ from service import create_app
 from service.db import Comment, db_session
 from service.review import actions
 from service.review.tables import AuditEntry, Decision, OutboxItem
+from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 
 
 @pytest.fixture
-def app_config(tmp_path):
-    return review_config(tmp_path)
+def app_config(tmp_path, database_url):
+    """Every test here runs on SQLite and on PostgreSQL (skipped, saying why, when the server is not up)."""
+    return review_config(tmp_path, DATABASE_URL=database_url)
 
 
 @pytest.fixture
@@ -48,8 +50,8 @@ def test_login_sets_a_hardened_cookie_and_wrong_password_is_refused(app, client)
     assert client.get("/review/").status_code == 200
 
 
-def test_secure_cookie_flag_is_on_by_default(tmp_path):
-    app = create_app({**review_config(tmp_path), "REVIEW_SECURE_COOKIES": True})
+def test_secure_cookie_flag_is_on_by_default(app_config):
+    app = create_app({**app_config, "REVIEW_SECURE_COOKIES": True})
     add_user(app, "mia")
     client = app.test_client()
     token = csrf(client)
@@ -184,6 +186,7 @@ def test_filters_and_keyset_pages_visit_every_item_once_in_order(app, mod):
     by_score = walk(site="test-site")
     by_age = walk(site="test-site", sort="oldest")
     newest = walk(sort="newest")
+    app.config["REVIEW_PAGE_SIZE"] = 25
     expected = [pk for _, pk in sorted(zip(scores, pks), key=lambda t: (-t[0], -t[1]))]
     assert by_score == expected
     assert by_age == pks and newest == [other] + pks[::-1]

@@ -3,7 +3,7 @@ import base64
 import datetime as dt
 import json
 
-from sqlalchemy import Text, and_, cast, or_, select
+from sqlalchemy import Text, and_, cast, select, tuple_
 
 from service.db import Article, Comment
 
@@ -77,10 +77,11 @@ def page(session, *, site=None, section=None, reason=None, since=None, until=Non
             last_id = int(last_id)
         except (TypeError, ValueError):
             raise BadFilter("the page cursor is not valid; start again from the first page") from None
+        # a row-value comparison: SQLite and PostgreSQL both turn it into one index range
         if sort == "oldest":
-            query = query.where(or_(key > last, and_(key == last, Comment.id > last_id)))
+            query = query.where(tuple_(key, Comment.id) > tuple_(last, last_id))
         else:
-            query = query.where(or_(key < last, and_(key == last, Comment.id < last_id)))
+            query = query.where(tuple_(key, Comment.id) < tuple_(last, last_id))
     rows = session.execute(query.order_by(*order).limit(size + 1)).all()
     more = len(rows) > size
     rows = rows[:size]
