@@ -100,6 +100,10 @@ def test_served_endpoints(server):
     status, err = call(base + "/v1/moderate", "POST", raw=b"{not json", key=key)
     assert status == 400 and err["error"]["field"] == "body"
     assert call(base + "/v1/moderate", "POST", moderate_body("g2"))[0] == 401
+    status, err = call(base + "/v1/moderate", "POST", moderate_body("g2", text="x" * 300_000), key)
+    assert status == 413 and err["error"]["code"] == "payload_too_large"
+    status, err = call(base + "/v1/moderate", "POST", raw=b'{"comment": "\xff"}', key=key)
+    assert status == 400 and err["error"]["code"] == "invalid_encoding"
     status, batch = call(base + "/v1/moderate/batch", "POST", {"items": [moderate_body("g3"), moderate_body("g4")]},
                          key)
     assert status == 200 and [r["comment_id"] for r in batch["results"]] == ["g3", "g4"]
