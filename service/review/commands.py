@@ -6,9 +6,8 @@ from sqlalchemy import select
 
 
 def _app():
-    from service import create_app
-    # these commands never score: skip loading the model bundle
-    return create_app({"LOAD_BUNDLE_AT_START": False})
+    from service.commands import _admin_app   # no model bundle: these commands never score
+    return _admin_app()
 
 
 @click.group(help="Moderator accounts for the /review pages.")
