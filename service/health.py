@@ -1,9 +1,9 @@
 """Liveness, readiness and Prometheus metrics.
 
 Each process counts its own requests. Under gunicorn (`moderation serve` sets METRICS_DIR) every worker also
-rewrites its counters to METRICS_DIR/<pid>.json after each request (a small file, well under a millisecond),
-and /metrics sums the files of all workers, dead ones included, so a scrape sees the whole server whichever
-worker answers. The review queue size comes from the database.
+rewrites its counters to METRICS_DIR/<pid>.json from a background thread once a second (when they changed;
+not on the request path), and /metrics sums the files of all workers, dead ones included, so a scrape sees
+the whole server whichever worker answers (other workers' last second may be missing). The review queue size comes from the database.
 """
 import bisect
 import json
@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from .db import Comment, db_session
 
 bp = Blueprint("health", __name__)
+DUMP_EVERY_S = 1.0
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -25,6 +26,8 @@ class Metrics:
     def __init__(self, folder: str | None = None):
         self.lock = threading.Lock()
         self.dump_lock = threading.Lock()   # a later dump always writes a later snapshot
+        self.writer = None
+        self.dirty = False
         self.folder = folder
         self.requests: dict = {}     # (endpoint, method, status, decision) -> count
         self.latency: dict = {}      # (endpoint, decision) -> ([count per bucket..., +Inf], sum of seconds)
@@ -36,8 +39,25 @@ class Metrics:
             counts, total = self.latency.get((endpoint, decision), ([0] * (len(BUCKETS) + 1), 0.0))
             counts[bisect.bisect_left(BUCKETS, seconds)] += 1
             self.latency[(endpoint, decision)] = (counts, total + seconds)
-        if self.folder:
-            self.dump()
+            self.dirty = True
+        if self.folder and self.writer is None:
+            self._start_writer()
+
+    def _start_writer(self):
+        # started on first use, i.e. inside the gunicorn worker (threads do not survive a fork)
+        with self.dump_lock:
+            if self.writer is None:
+                self.writer = threading.Thread(target=self._write_loop, name="metrics-writer", daemon=True)
+                self.writer.start()
+
+    def _write_loop(self):
+        while True:
+            time.sleep(DUMP_EVERY_S)
+            if self.dirty:
+                try:
+                    self.dump()
+                except OSError:
+                    pass
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -48,6 +68,7 @@ class Metrics:
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, f"{os.getpid()}.json")
         with self.dump_lock:
+            self.dirty = False
             snapshot = self.snapshot()
             with open(path + ".tmp", "w") as fh:
                 json.dump(snapshot, fh)
@@ -56,8 +77,25 @@ class Metrics:
     def merged(self):
         """(requests, latency) summed over every worker that wrote a file, or this process alone."""
         snapshots = [self.snapshot()]
-        if self.folder:
-            self.dump()
+            self.dirty = True
+        if self.folder and self.writer is None:
+            self._start_writer()
+
+    def _start_writer(self):
+        # started on first use, i.e. inside the gunicorn worker (threads do not survive a fork)
+        with self.dump_lock:
+            if self.writer is None:
+                self.writer = threading.Thread(target=self._write_loop, name="metrics-writer", daemon=True)
+                self.writer.start()
+
+    def _write_loop(self):
+        while True:
+            time.sleep(DUMP_EVERY_S)
+            if self.dirty:
+                try:
+                    self.dump()
+                except OSError:
+                    pass
             snapshots = []
             for name in os.listdir(self.folder):
                 if name.endswith(".json"):
