@@ -77,25 +77,8 @@ class Metrics:
     def merged(self):
         """(requests, latency) summed over every worker that wrote a file, or this process alone."""
         snapshots = [self.snapshot()]
-            self.dirty = True
-        if self.folder and self.writer is None:
-            self._start_writer()
-
-    def _start_writer(self):
-        # started on first use, i.e. inside the gunicorn worker (threads do not survive a fork)
-        with self.dump_lock:
-            if self.writer is None:
-                self.writer = threading.Thread(target=self._write_loop, name="metrics-writer", daemon=True)
-                self.writer.start()
-
-    def _write_loop(self):
-        while True:
-            time.sleep(DUMP_EVERY_S)
-            if self.dirty:
-                try:
-                    self.dump()
-                except OSError:
-                    pass
+        if self.folder:
+            self.dump()
             snapshots = []
             for name in os.listdir(self.folder):
                 if name.endswith(".json"):
