@@ -1,6 +1,7 @@
 """Perspective API drop-in: `comments:analyze` and `comments:suggestscore` at Google's paths and in Google's
 shapes, so a Perspective client only changes its base URL. The key comes as `?key=` as Perspective clients
 send it; errors are Google's `{"error": {"code", "message", "status"}}`, not the /v1 error shape.
+Google's discovery-based clients (google-api-python-client) find the two methods at `/$discovery/rest`.
 """
 import logging
 import uuid
@@ -19,7 +20,7 @@ from .ratelimit import check_rate_limit
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("perspective", __name__, url_prefix="/v1alpha1")
+bp = Blueprint("perspective", __name__)
 
 # Perspective attribute -> our score key. The sub-scores exist only where the bundle's training data had them.
 ATTRIBUTES = {
@@ -217,7 +218,7 @@ def _moderated(site, text, article_text, *, store: bool) -> dict:
     return result
 
 
-@bp.post("/comments:analyze")
+@bp.post("/v1alpha1/comments:analyze")
 def analyze():
     site = _authenticate()
     data = _body()
@@ -283,7 +284,7 @@ def _record_correction(site: str, comment_id: str, labels: dict, token: str | No
     session.commit()
 
 
-@bp.post("/comments:suggestscore")
+@bp.post("/v1alpha1/comments:suggestscore")
 def suggestscore():
     site = _authenticate()
     data = _body()
@@ -303,3 +304,36 @@ def suggestscore():
     if token is not None:
         body["clientToken"] = token
     return jsonify(body)
+
+
+def _method(name: str, request_schema: str, response_schema: str) -> dict:
+    path = f"v1alpha1/comments:{name}"
+    return {"id": f"commentanalyzer.comments.{name}", "path": path, "flatPath": path, "httpMethod": "POST",
+            "parameters": {}, "parameterOrder": [], "request": {"$ref": request_schema},
+            "response": {"$ref": response_schema}}
+
+
+@bp.get("/$discovery/rest")
+def discovery():
+    """Google's API description of the two methods, rooted at this server: a discovery-based client built with
+    `discoveryServiceUrl="<our base URL>/$discovery/rest?version=v1alpha1"` then calls us, key and all."""
+    version = request.args.get("version", "v1alpha1")
+    if version != "v1alpha1":
+        raise ApiError(404, f"No API description for version {version!r}; only v1alpha1.")
+    root = request.url_root
+    schemas = {name: {"id": name, "type": "object"} for name in (
+        "AnalyzeCommentRequest", "AnalyzeCommentResponse", "SuggestCommentScoreRequest",
+        "SuggestCommentScoreResponse")}
+    return jsonify({
+        "kind": "discovery#restDescription", "discoveryVersion": "v1", "id": "commentanalyzer:v1alpha1",
+        "name": "commentanalyzer", "version": "v1alpha1", "protocol": "rest",
+        "title": "Perspective Comment Analyzer API (served by comment-moderation)",
+        "rootUrl": root, "servicePath": "", "baseUrl": root, "batchPath": "batch",
+        "parameters": {"key": {"type": "string", "location": "query", "description": "API key"},
+                       "alt": {"type": "string", "location": "query", "default": "json", "enum": ["json"]}},
+        "schemas": schemas,
+        "resources": {"comments": {"methods": {
+            "analyze": _method("analyze", "AnalyzeCommentRequest", "AnalyzeCommentResponse"),
+            "suggestscore": _method("suggestscore", "SuggestCommentScoreRequest", "SuggestCommentScoreResponse"),
+        }}},
+    })

@@ -1,7 +1,9 @@
-"""A Perspective client library from PyPI (`perspective` 1.0.3, stdlib only) against our server on loopback.
+"""Perspective client libraries from PyPI against our server on loopback; what each needs to be redirected:
 
-Redirecting it takes one line: the client keeps its endpoint template in `api_client.url`
-("https://commentanalyzer.googleapis.com/v1alpha1/{endpoint}"), so we point that at our base URL.
+* `perspective` 1.0.3 (stdlib only) keeps its endpoint template in `api_client.url`
+  ("https://commentanalyzer.googleapis.com/v1alpha1/{endpoint}"): set it to our base URL.
+* google-api-python-client (Perspective's own Python sample): `discoveryServiceUrl` pointing at our
+  `/$discovery/rest?version=v1alpha1`; the description it fetches there roots the methods at our server.
 """
 import json
 import threading
@@ -65,3 +67,24 @@ def test_library_sees_googles_error_for_an_attribute_we_do_not_have(client_lib):
     assert caught.value.code == 400
     error = json.loads(caught.value.read())["error"]
     assert error["status"] == "INVALID_ARGUMENT" and "FLIRTATION" in error["message"]
+
+
+def test_googles_discovery_client_with_our_discovery_url(base_url, api_key, bundle):
+    """google-api-python-client, as in Perspective's own Python sample: only discoveryServiceUrl changes."""
+    from googleapiclient import discovery
+    from googleapiclient.errors import HttpError
+
+    client = discovery.build("commentanalyzer", "v1alpha1", developerKey=api_key, static_discovery=False,
+                             discoveryServiceUrl=base_url + "/$discovery/rest?version=v1alpha1")
+    text = "friendly greetings from python"
+    out = client.comments().analyze(body={"comment": {"text": text},
+                                          "requestedAttributes": {"TOXICITY": {}}}).execute()
+    assert out == {"attributeScores": {"TOXICITY": {"summaryScore": {"value": round(bundle.score(text).abusive, 6),
+                                                                     "type": "PROBABILITY"}}},
+                   "languages": ["en"], "detectedLanguages": ["en"]}
+    out = client.comments().suggestscore(body={"comment": {"text": text}, "clientToken": "g-1", "attributeScores": {
+        "TOXICITY": {"summaryScore": {"value": 0.0}}}}).execute()
+    assert out == {"detectedLanguages": ["en"], "clientToken": "g-1"}
+    with pytest.raises(HttpError) as caught:
+        client.comments().analyze(body={"comment": {"text": text}, "requestedAttributes": {"FLIRTATION": {}}}).execute()
+    assert caught.value.resp.status == 400 and "FLIRTATION" in json.loads(caught.value.content)["error"]["message"]
