@@ -238,3 +238,26 @@ def test_suggestscore_needs_the_key(client):
     r = client.post(SUGGEST, json={"comment": {"text": CIVIL},
                                    "attributeScores": {"TOXICITY": {"summaryScore": {"value": 1}}}})
     google_error(r, 403, "PERMISSION_DENIED")
+
+
+def test_rate_limit_is_googles_resource_exhausted(app_config):
+    from service import create_app
+    from service.auth import create_api_key
+    app = create_app({**app_config, "RATE_LIMIT": 1, "RATE_LIMIT_WINDOW": 3600})
+    with app.app_context():
+        key = create_api_key("test-site", "limited")
+    client = app.test_client()
+    body = {"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}}
+    assert analyze(client, key, body).status_code == 200
+    r = analyze(client, key, body)
+    google_error(r, 429, "RESOURCE_EXHAUSTED")
+    assert int(r.headers["Retry-After"]) > 0
+    app.extensions["db"]["engine"].dispose()
+
+
+def test_discovery_document_roots_the_methods_at_this_server(client):
+    doc = client.get("/$discovery/rest?version=v1alpha1").get_json()
+    assert doc["rootUrl"] == "http://localhost/" and doc["name"] == "commentanalyzer"
+    methods = doc["resources"]["comments"]["methods"]
+    assert {m["path"] for m in methods.values()} == {"v1alpha1/comments:analyze", "v1alpha1/comments:suggestscore"}
+    google_error(client.get("/$discovery/rest?version=v1"), 404, "NOT_FOUND", "v1alpha1")
