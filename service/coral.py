@@ -181,12 +181,14 @@ def coral_moderate():
     text = html_to_text(_field(data, "comment.body"))
     if not text.strip():
         raise ApiError(422, "comment.body has no text to judge", field="comment.body", code="empty")
+    if "\x00" in text:
+        raise ApiError(400, "must not contain NUL characters", field="comment.body", code="invalid_value")
     site = entry.get("site") or key
     story_id, story_url = _field(data, "story.id", False), _field(data, "story.url", False)
     author = _field(data, "author.id", False)
     # Coral sends no comment id: an edit of the same text by the same author on the same story is the same comment
-    digest = hashlib.sha256("\x00".join([data.get("tenantID") or "", story_id or "", author or "", text])
-                            .encode("utf-8")).hexdigest()[:40]
+    identity = [_field(data, "tenantID", False) or "", story_id or "", author or "", text]
+    digest = hashlib.sha256("\x00".join(identity).encode("utf-8")).hexdigest()[:40]
     comment = {"id": f"coral-{digest}", "text": text, "author_id": author,
                "parent_id": _field(data, "comment.parentID", False)}
     result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)))

@@ -223,6 +223,8 @@ def test_a_retry_is_the_same_comment(make):
     (lambda d: d["comment"].update(body=42), 400, "comment.body"),
     (lambda d: d["comment"].update(body="  <p> </p> "), 422, "comment.body"),
     (lambda d: d["story"].update(id=7), 400, "story.id"),
+    (lambda d: d.update(tenantID=5), 400, "tenantID"),
+    (lambda d: d["comment"].update(body="nul\x00byte"), 400, "comment.body"),
 ])
 def test_bad_fields_are_named(make, mutate, status, field):
     data = coral_request()
