@@ -1,8 +1,8 @@
 """Abuse classifier: word and character n-grams of de-obfuscated text plus sentence embeddings,
 one logistic regression per label, Platt-calibrated on held-out data.
 
-Long texts are scored whole and per encoder window; the text's score is the highest, so one
-insult inside a long comment is not averaged away.
+Long texts are scored whole and in overlapping word windows; the text's score is the highest, so
+one insult inside a long comment is not averaged away.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .calibration import Platt
 from .normalize import normalize, normalize_with_spans
 
 SUB_LABELS = ("insult", "obscene", "identity_attack", "threat")
+WINDOW = 40  # words; long texts are also scored in overlapping windows of this size
 
 
 def _trim(text: str, b: int, e: int) -> tuple[int, int]:
@@ -58,10 +59,11 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X, y, sub_labels=None, calibration=None):
-        """X: texts; y: 0/1. sub_labels: {name: array with 1/0/NaN (unknown)}.
+        """X: texts; y: 0/1, or NaN for rows that only carry sub-labels. sub_labels: {name: array with 1/0/NaN (unknown)}.
         calibration: (texts, y) held out for Platt scaling; without it, 3-fold out-of-fold margins."""
         texts = [normalize(t) for t in X]
-        y = np.asarray(y, dtype=int)
+        y = np.asarray(y, dtype=float)
+        main = ~np.isnan(y)  # NaN: the row only teaches sub-labels (e.g. a set with positives only)
         self.classes_ = np.array([0, 1])
         self.word_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.5, sublinear_tf=True,
                                      max_features=self.max_word_features, token_pattern=r"(?u)\b\w+\b|[^\w\s]")
@@ -70,7 +72,8 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         self.word_.fit(texts)
         self.char_.fit(texts)
         emb = self._encoder().encode(texts) if self.use_embeddings else None
-        M = self._matrix(texts, emb)
+        M_all = self._matrix(texts, emb)
+        M, y = M_all[main], y[main].astype(int)
         self.lr_ = self._new_lr().fit(M, y)
         if calibration is not None:
             cal_texts = [normalize(t) for t in calibration[0]]
@@ -86,25 +89,29 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
             labels = np.asarray(labels, dtype=float)
             known = ~np.isnan(labels)
             if known.sum() >= 20 and len(np.unique(labels[known])) == 2:
-                self.sub_[name] = self._new_lr().fit(M[known], labels[known].astype(int))
+                self.sub_[name] = self._new_lr().fit(M_all[known], labels[known].astype(int))
         return self
 
     # -- scoring --------------------------------------------------------------------------
     def _rows(self, texts, chunks=None):
-        """Feature rows for every text and for each window of long texts; returns (matrix, owner index).
-        chunks: the encoder's windows of the normalised texts, when the caller already has them."""
+        """Feature rows for every text and for overlapping word windows of long texts; returns
+        (matrix, owner index). chunks: the encoder's windows of the normalised texts, if the caller has them."""
         norm = [normalize(t) for t in texts]
-        if not self.use_embeddings:
-            return self._matrix(norm), np.arange(len(norm))
-        if chunks is None:
-            chunks = self._encoder().encode_chunks(norm)
+        embs = None
+        if self.use_embeddings:
+            if chunks is None:
+                chunks = self._encoder().encode_chunks(norm)
+            embs = [c.mean for c in chunks]
         row_texts, row_embs, owner = [], [], []
-        for i, (t, c) in enumerate(zip(norm, chunks)):
-            row_texts.append(t); row_embs.append(c.mean); owner.append(i)
-            if len(c.ranges) > 1:
-                for (b, e), v in zip(c.ranges, c.vectors):
-                    row_texts.append(t[b:e]); row_embs.append(v); owner.append(i)
-        return self._matrix(row_texts, np.vstack(row_embs)), np.asarray(owner)
+        for i, t in enumerate(norm):
+            row_texts.append(t); owner.append(i)
+            ws = t.split(" ")
+            if len(ws) > WINDOW:
+                for start in range(0, len(ws) - WINDOW // 2, WINDOW // 2):
+                    row_texts.append(" ".join(ws[start:start + WINDOW])); owner.append(i)
+        if embs is not None:
+            row_embs = np.vstack([embs[i] for i in owner])
+        return self._matrix(row_texts, row_embs if embs is not None else None), np.asarray(owner)
 
     @staticmethod
     def _max_by_owner(values, owner, n):

@@ -79,8 +79,9 @@ class _ArticleFeatures:
 
 class OffTopicClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, use_embeddings: bool = True, max_iter: int = 300, learning_rate: float = 0.08,
-                 cache_size: int = 2048, encoder=None):
+                 min_samples_leaf: int = 20, cache_size: int = 2048, encoder=None):
         self.use_embeddings = use_embeddings
+        self.min_samples_leaf = min_samples_leaf
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.cache_size = cache_size
@@ -176,9 +177,15 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         return PAIR_NAMES + CUE_NAMES
 
     # -- fitting / scoring ------------------------------------------------------------------------
+    def _prep(self, X):
+        X = X.copy()
+        X[:, self.dead_] = 0.0
+        return X
+
     def _new_model(self):
         return HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
-                                              max_leaf_nodes=31, l2_regularization=1.0, random_state=0)
+                                              max_leaf_nodes=31, l2_regularization=1.0, random_state=0,
+                                              min_samples_leaf=self.min_samples_leaf)
 
     def fit(self, comments, articles, y, calibration=None):
         """calibration: (comments, articles, y) held out for Platt scaling; else 3-fold out-of-fold."""
@@ -191,14 +198,19 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         self.tfidf_ = TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english",
                                       max_features=200_000).fit(docs)
         X = self.features(comments, articles)
+        self.dead_ = np.isnan(X).all(axis=0)  # never seen in training: the trees cannot bin them
+        X = self._prep(X)
         self.model_ = self._new_model().fit(X, y)
         if calibration is not None:
-            cx = self.features(list(calibration[0]), list(calibration[1]))
+            cx = self._prep(self.features(list(calibration[0]), list(calibration[1])))
             self.platt_ = Platt().fit(logit(self.model_.predict_proba(cx)[:, 1]), calibration[2])
         else:
             oof = np.zeros(len(y))
             for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
-                oof[te] = self._new_model().fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+                a, b = X[tr].copy(), X[te].copy()
+                dead = np.isnan(a).all(axis=0)
+                a[:, dead], b[:, dead] = 0.0, 0.0
+                oof[te] = self._new_model().fit(a, y[tr]).predict_proba(b)[:, 1]
             self.platt_ = Platt().fit(logit(oof), y)
         return self
 
@@ -206,7 +218,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         comments = list(comments)
         if articles is None:
             articles = [None] * len(comments)
-        X = self.features(comments, articles, comment_vecs)
+        X = self._prep(self.features(comments, articles, comment_vecs))
         p = self.platt_(logit(self.model_.predict_proba(X)[:, 1]))
         return np.column_stack([1 - p, p])
 

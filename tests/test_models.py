@@ -39,6 +39,22 @@ SPAM = [
     "Follow me and check out my page for discount codes",
     "Visit my website www.bestdeals.tk call 555-123-4567",
 ]
+ABOUT_BUDGET = [
+    "The council should fund more buses, the budget is right to do it.",
+    "A tax rise to pay for buses and housing seems fair to me.",
+    "The budget vote was close, but the bus routes are worth it.",
+    "Repairing the flood defences should come before new housing.",
+    "The mayor promised no tax rise, now the budget raises taxes.",
+    "More buses in the budget will help people get to work.",
+    "Housing money in the council budget is overdue.",
+    "Why does the budget spend so much on buses and so little on roads?",
+]
+ABOUT_FOOTBALL = [
+    "What a cup final, the striker was brilliant in the second half.",
+    "The home side deserved to win the final on Saturday.",
+    "Two goals from the striker, best football match of the year.",
+    "The team finally won the cup, great game.",
+]
 ARTICLE = {"title": "City council approves new budget for buses and housing",
            "body": "The city council voted on Tuesday to approve a budget that funds more buses, new housing "
                    "and repairs to the flood defences. The mayor said taxes would rise slightly. " * 3}
@@ -52,14 +68,14 @@ def tiny(tmp_path_factory):
     texts = NICE + NASTY
     y = [0] * len(NICE) + [1] * len(NASTY)
     insult = [0.0] * len(NICE) + [1.0] * len(NASTY)
-    abuse = models.AbuseClassifier(max_word_features=2000, max_char_features=5000)
-    abuse.fit(texts * 3, y * 3, sub_labels={"insult": insult * 3})
+    abuse = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000)
+    abuse.fit(texts * 2, y * 2, sub_labels={"insult": insult * 2})
     abuse.fit_spans(NASTY, [[(m.start(), m.end()) for m in __import__("re").finditer(
         r"stupid|idiot|moron|loser|pig|fool|dumb|pathetic|worthless", t)] for t in NASTY], negative_texts=NICE)
-    comments = NICE[:8] + NICE[:8] + SPAM
-    arts = [ARTICLE] * 8 + [OTHER] * 8 + [None] * len(SPAM)
-    yo = [0] * 8 + [1] * 8 + [1] * len(SPAM)
-    off = models.OffTopicClassifier(max_iter=30).fit(comments * 2, arts * 2, yo * 2)
+    comments = ABOUT_BUDGET * 2 + ABOUT_FOOTBALL * 2 + SPAM + NICE
+    arts = [ARTICLE] * 8 + [OTHER] * 8 + [OTHER] * 4 + [ARTICLE] * 4 + [None] * (len(SPAM) + len(NICE))
+    yo = [0] * 8 + [1] * 8 + [0] * 4 + [1] * 4 + [1] * len(SPAM) + [0] * len(NICE)
+    off = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(comments, arts, yo)
     spam = models.SpamClassifier().fit(NICE + SPAM * 2 + NASTY, [0] * 10 + [1] * 12 + [0] * 10)
     b = models.Bundle(abuse=abuse, off_topic=off, spam=spam,
                       thresholds={"abusive": 0.5, "off_topic": 0.5, "spam": 0.5}, metadata={"version": "tiny-1"})
@@ -114,10 +130,11 @@ def test_spans_point_at_the_abusive_words_in_the_original_text(tiny):
 
 
 def test_long_comment_is_scored_whole_not_truncated(tiny):
-    filler = " ".join(NICE * 8)  # several encoder windows
-    insult_at_end = filler + " You stupid idiot moron."
-    assert len(tiny.abuse._encoder().chunk([normalize(insult_at_end)])[0]) > 2
-    assert tiny.score(insult_at_end).abusive > tiny.score(filler).abusive + 0.3
+    filler = " ".join(NICE * 8)  # about 900 words: several encoder windows
+    insult_at_end = filler + " " + " ".join(NASTY[:2])
+    assert len(models.get_encoder().chunk([normalize(insult_at_end)])[0]) > 2
+    assert tiny.score(filler).abusive < 0.2
+    assert tiny.score(insult_at_end).abusive > 0.8
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
@@ -129,10 +146,10 @@ def test_empty_text_is_an_error(tiny, text):
 
 
 def test_off_topic_uses_the_article(tiny):
-    comment = "The council should fund more buses and housing, the budget is right."
-    on = tiny.score(comment, ARTICLE)
-    off = tiny.score(comment, OTHER)
-    assert on.off_topic < off.off_topic
+    comment = "Good that the council budget pays for buses and housing."
+    assert tiny.score(comment, ARTICLE).off_topic < tiny.score(comment, OTHER).off_topic
+    sport = "The striker scored in the final, what a game."
+    assert tiny.score(sport, OTHER).off_topic < tiny.score(sport, ARTICLE).off_topic
 
 
 def test_without_article_the_result_says_so(tiny):
@@ -197,6 +214,14 @@ def test_bundle_round_trip_and_version_check(tiny, tmp_path):
         models.load_bundle(tmp_path / "nothing-here")
 
 
+def test_abuse_head_with_sentence_embeddings():
+    clf = models.AbuseClassifier(use_embeddings=True, max_word_features=2000, max_char_features=5000)
+    clf.fit(NICE + NASTY, [0] * 10 + [1] * 10)
+    p = clf.predict_proba(["you stupid moron", "a fair article on the budget"])[:, 1]
+    assert p[0] > p[1]
+    assert clf.lr_.coef_.shape[1] == len(clf.word_.vocabulary_) + len(clf.char_.vocabulary_) + 384
+
+
 def test_estimators_follow_the_sklearn_api(tiny):
     p = tiny.abuse.predict_proba(["you idiot", "nice article"])
     assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
@@ -207,6 +232,6 @@ def test_estimators_follow_the_sklearn_api(tiny):
 
 def test_language_is_reported(tiny):
     assert tiny.score("This is an article I agree with.").language == "en"
-    s = tiny.score("Это очень хорошая статья о бюджете города")
+    s = tiny.score("Это очень хорошая статья о бюджете города", ARTICLE)
     assert s.language == "und" and not s.language_supported
-    assert models.decide(s).reasons == ["unsupported_language"]
+    assert "unsupported_language" in models.decide(s).reasons

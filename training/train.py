@@ -32,6 +32,7 @@ log = logging.getLogger("moderation.train")
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CACHE_DIR = Path(".cache")
+POSITIVE_ONLY = ("civil_toxic_spans",)
 HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
 # Per-source row caps for the abuse head (training time on a small machine); quick mode for smoke tests.
 CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=3_000, span_posts=8_000, spam_ham=3_000,
@@ -82,7 +83,8 @@ def _cap(df: pd.DataFrame, by: str, n: int, seed: int) -> pd.DataFrame:
 def _describe(name: str, df: pd.DataFrame, label: str = "label", by: str = "source"):
     t = df.groupby(by)[label].agg(rows="size", positive="mean")
     log.info("%s: %d rows\n%s", name, len(df), t.to_string(float_format=lambda v: f"{v:.3f}"))
-    return {k: {"rows": int(r.rows), "positive_rate": round(float(r.positive), 4)} for k, r in t.iterrows()}
+    return {"/".join(k) if isinstance(k, tuple) else str(k): {"rows": int(r.rows), "positive_rate": round(float(r.positive), 4)}
+            for k, r in t.iterrows()}
 
 
 def _best_threshold(y, p, beta=1.0) -> float:
@@ -153,7 +155,9 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> 
         precompute([normalize(t) for t in pd.concat([a_train.text, a_cal.text])], store, "abuse")
     subs = {k: a_train[k].to_numpy(float) for k in data.SUB_LABELS}
     log.info("fitting abuse head")
-    abuse.fit(a_train.text.tolist(), a_train.label.to_numpy(), sub_labels=subs,
+    # civil_toxic_spans holds positives only: as main-head data it would teach "news style = abusive"
+    y_main = np.where(a_train.source.isin(POSITIVE_ONLY), np.nan, a_train.label.to_numpy(float))
+    abuse.fit(a_train.text.tolist(), y_main, sub_labels=subs,
               calibration=(a_cal.text.tolist(), a_cal.label.to_numpy()))
     spans = data.load_spans(root)
     s_train = spans[(spans.split == "train") & spans.spans.map(bool)].sample(
