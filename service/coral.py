@@ -90,11 +90,14 @@ def _warm(app):
     """Score once now: the first score in a process loads the encoder (seconds), and Coral would publish the
     comment that waited for it unmoderated."""
     from .moderation import BundleUnavailable, get_bundle
+
     with app.app_context():
         try:
             get_bundle().score("Warming up before Coral's first comment.")
         except BundleUnavailable:
             pass  # /readyz says so; requests hold with model_error until it loads
+        except Exception:  # noqa: BLE001 - a warm-up must not stop the app; requests fail closed on their own
+            log.exception("warm-up score failed")
 
 
 def active_secrets(entry: dict, now: dt.datetime) -> list[bytes]:

@@ -7,7 +7,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 # Paths whose clients are programs: errors there are JSON. Other paths (moderator pages) keep Flask's pages.
-JSON_PREFIXES = ("/v1", "/openapi", "/healthz", "/readyz", "/metrics")
+JSON_PREFIXES = ("/v1", "/openapi", "/healthz", "/readyz", "/metrics", "/coral", "/$discovery")
 
 
 class ApiError(Exception):

@@ -250,3 +250,8 @@ def test_not_json_is_a_json_error(make):
 def test_bad_coral_config_fails_at_start(app_config, entry, needle):
     with pytest.raises(ValueError, match=needle):
         create_app({**app_config, "CORAL": {"sites": {"coral-site": entry}}})
+
+
+def test_wrong_method_is_a_json_405(make):
+    r = make().test_client().get("/coral/moderate")
+    assert r.status_code == 405 and r.get_json()["error"]["status"] == 405
