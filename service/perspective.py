@@ -3,16 +3,18 @@ shapes, so a Perspective client only changes its base URL. The key comes as `?ke
 send it; errors are Google's `{"error": {"code", "message", "status"}}`, not the /v1 error shape.
 Google's discovery-based clients (google-api-python-client) find the two methods at `/$discovery/rest`.
 """
+import hashlib
 import logging
 import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from .api import json_body
 from .auth import verify_api_key
-from .db import Comment, db_session, utcnow
+from .db import Article, Comment, db_session, utcnow
 from .errors import ApiError
 from .moderation import BundleUnavailable, get_bundle, moderate
 from .plaintext import html_to_text
@@ -210,8 +212,26 @@ def _new_comment_id() -> str:
     return "perspective-" + uuid.uuid4().hex
 
 
+def _context_article(site: str, article_text: str | None, store: bool) -> dict | None:
+    """A stored comment keeps its context as a registered article (id from its content), so that the labelled
+    export carries the article an off-topic correction was made against."""
+    if not article_text:
+        return None
+    if not store:
+        return {"body": article_text}
+    article_id = "perspective-" + hashlib.sha256(article_text.encode("utf-8")).hexdigest()[:32]
+    session = db_session()
+    if session.scalar(select(Article.id).where(Article.site == site, Article.article_id == article_id)) is None:
+        session.add(Article(site=site, article_id=article_id, body=article_text))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # a concurrent request registered the same context first
+    return {"id": article_id, "body": article_text}
+
+
 def _moderated(site, text, article_text, *, store: bool) -> dict:
-    article = {"body": article_text} if article_text else None
+    article = _context_article(site, article_text, store)
     result = moderate(site, {"id": _new_comment_id(), "text": text}, article, store=store)
     if "model_error" in result["reasons"]:
         raise ApiError(503, "The model could not score this comment; try again later.")

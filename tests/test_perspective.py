@@ -1,10 +1,12 @@
 """Perspective API drop-in: requests exactly as Perspective's documentation writes them, every field of the
 answers checked against the bundle's own scores, and Google's error shape for what we cannot do."""
+import json
+
 import pytest
 from sqlalchemy import select
 
 import models
-from service.db import Comment, db_session
+from service.db import Article, Comment, db_session
 from service.perspective import ATTRIBUTES
 
 ANALYZE = "/v1alpha1/comments:analyze"
@@ -261,3 +263,24 @@ def test_discovery_document_roots_the_methods_at_this_server(client):
     methods = doc["resources"]["comments"]["methods"]
     assert {m["path"] for m in methods.values()} == {"v1alpha1/comments:analyze", "v1alpha1/comments:suggestscore"}
     google_error(client.get("/$discovery/rest?version=v1"), 404, "NOT_FOUND", "v1alpha1")
+
+
+def test_suggestion_with_context_reaches_the_labelled_export_with_its_article(app, client, api_key):
+    football = "The striker scored twice in the second half, what a cup final."
+    r = client.post(f"{SUGGEST}?key={api_key}", json={
+        "comment": {"text": football}, "context": {"entries": [{"text": ARTICLE, "type": "PLAIN_TEXT"}]},
+        "attributeScores": {"OFF_TOPIC": {"summaryScore": {"value": 1.0}}}})
+    assert r.status_code == 200, r.get_json()
+    export = client.get("/v1/export?format=jsonl", headers={"X-API-Key": api_key})
+    assert export.status_code == 200
+    [record] = [json.loads(line) for line in export.get_data(as_text=True).splitlines()]
+    assert record["text"] == football and record["article_body"] == ARTICLE
+    assert record["off_topic"] == 1 and record["abusive"] == 0
+
+
+def test_do_not_store_registers_no_article_either(app, client, api_key):
+    body = {"comment": {"text": CIVIL}, "requestedAttributes": {"OFF_TOPIC": {}}, "doNotStore": True,
+            "context": {"entries": [{"text": ARTICLE}]}}
+    assert analyze(client, api_key, body).status_code == 200
+    with app.app_context():
+        assert db_session().scalars(select(Article)).all() == []
