@@ -112,6 +112,7 @@ def main():
            "MODERATION_RATE_LIMIT": str(10 ** 9), "OMP_NUM_THREADS": "1", "MODERATION_CORAL": json.dumps(coral)}
     log = open(tmp / "server.log", "w")
     rows = []
+    load_before = os.getloadavg()[0]
 
     for kind, endpoints in (("bare", ["moderate"]), ("service", ["moderate", "coral"])):
         port = free_port()
@@ -137,7 +138,8 @@ def main():
              ("service", "moderate"): "`POST /v1/moderate` (score + store)",
              ("service", "coral"): "`POST /coral/moderate` (verify + lookup + score)"}
     print(f"\nCoral endpoint latency: wrk -t1 -d{args.duration}s against gunicorn on 127.0.0.1, {args.workers} sync "
-          f"workers, {os.cpu_count()} CPUs shared with wrk, SQLite, torch 1 thread/worker\n")
+          f"workers, {os.cpu_count()} CPUs shared with wrk, SQLite, torch 1 thread/worker; 1-min load average "
+          f"{load_before:.1f} before the run (other processes on the machine)\n")
     print("| endpoint | connections | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|---|---|")
     for kind, endpoint, c, r in rows:
