@@ -9,14 +9,15 @@ from sqlalchemy import select
 from review_helpers import add_held, add_user, csrf, login, review_config
 from service.cli import main
 from service.db import db_session
+from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 from service.review import actions
 from service.review.tables import User
 from training.data import load_labelled_export
 
 
 @pytest.fixture
-def app_config(tmp_path):
-    return review_config(tmp_path)
+def app_config(tmp_path, database_url):  # noqa: F811  (SQLite and PostgreSQL)
+    return review_config(tmp_path, DATABASE_URL=database_url)
 
 
 def decide(app, pk, action, **labels):

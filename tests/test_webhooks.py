@@ -11,6 +11,7 @@ from sqlalchemy import select
 from review_helpers import add_held, add_user, review_config
 from service import create_app
 from service.db import db_session
+from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 from service.review import actions, outbox
 from service.review.signing import sign, verify
 from service.review.tables import OutboxItem, User
@@ -19,8 +20,8 @@ SECRET = "whsec-test"
 
 
 @pytest.fixture
-def app_config(tmp_path):
-    return review_config(tmp_path, WEBHOOK_BACKOFF_BASE=5.0, WEBHOOK_BACKOFF_MAX=60.0)
+def app_config(tmp_path, database_url):  # noqa: F811  (SQLite and PostgreSQL)
+    return review_config(tmp_path, DATABASE_URL=database_url, WEBHOOK_BACKOFF_BASE=5.0, WEBHOOK_BACKOFF_MAX=60.0)
 
 
 # ---------------------------------------------------------------- signatures

@@ -85,10 +85,14 @@ def export_response(site: str | None):
         since = parse_date(request.args.get("since"), "since")
     except BadFilter as exc:
         raise ApiError(422, str(exc), field="since") from None
-    chunks = export.serialise(export.rows(db_session(), since=since, site=site), fmt)
+    def chunks():
+        try:
+            yield from export.serialise(export.rows(db_session(), since=since, site=site), fmt)
+        finally:
+            db_session().close()   # end the read transaction now, not whenever the server closes the response
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     name = f"labelled-{site or 'all'}.{fmt}"
-    return Response(stream_with_context(chunks), mimetype=mimetype,
+    return Response(stream_with_context(chunks()), mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
