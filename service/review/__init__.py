@@ -9,6 +9,7 @@ DEFAULTS = {
     **outbox.DEFAULTS,
     "REVIEW_SECURE_COOKIES": True,   # session cookie only over HTTPS; set false for a plain-http local trial
     "REVIEW_PAGE_SIZE": 25,          # held comments per queue page
+    "REVIEW_LOGIN_MAX_FAILURES": 10,  # failed log-ins per user name in 15 minutes before log-in is refused
 }
 
 

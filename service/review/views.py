@@ -2,7 +2,7 @@
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service.db import ApiKey, Article, db_session
 
@@ -15,6 +15,7 @@ bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templa
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 MAX_BULK = 200
+LOGIN_WINDOW = dt.timedelta(minutes=15)
 
 
 @bp.before_request
@@ -48,16 +49,30 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
-        user = authenticate(db_session(), request.form.get("username", ""), request.form.get("password", ""))
-        if user is not None:
-            log_in(user)
-            actions.audit(db_session(), username=user.username, user_id=user.id, action="login")
-            db_session().commit()
-            return redirect(_safe_next(request.args.get("next")))
-        error = "Unknown user or wrong password."
-    return render_template("review/login.html", error=error), 401 if error else 200
+        session = db_session()
+        username = request.form.get("username", "").strip()[:255]
+        if _recent_failures(session, username) >= int(current_app.config["REVIEW_LOGIN_MAX_FAILURES"]):
+            error, status = "Too many failed log-ins for this user; try again in 15 minutes.", 429
+        else:
+            user = authenticate(session, username, request.form.get("password", ""))
+            if user is not None:
+                log_in(user)
+                actions.audit(session, username=user.username, user_id=user.id, action="login")
+                session.commit()
+                return redirect(_safe_next(request.args.get("next")))
+            actions.audit(session, username=username, action="login_failed", ip=request.remote_addr)
+            session.commit()
+            error, status = "Unknown user or wrong password.", 401
+    return render_template("review/login.html", error=error), status
+
+
+def _recent_failures(session, username: str) -> int:
+    """Failed log-ins for this name in the last 15 minutes (from the audit log: shared by all workers)."""
+    since = dt.datetime.now(dt.timezone.utc) - LOGIN_WINDOW
+    return session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.username == username, AuditEntry.action == "login_failed", AuditEntry.at >= since))
 
 
 @bp.post("/logout")
