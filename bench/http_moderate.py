@@ -8,6 +8,7 @@ Memory per worker: RSS and PSS (PSS splits shared pages fairly) read from /proc 
 
     .venv/bin/python bench/http_moderate.py              # needs `wrk` (apt-get install -y wrk)
     .venv/bin/python bench/http_moderate.py --duration 5 --paced-seconds 10 --workers 1   # quick look
+    .venv/bin/python bench/http_moderate.py --database-url postgresql://postgres@127.0.0.1:5432/bench
 
 wrk's latency is measured per request on each connection (closed loop); in paced mode each of the
 connections waits between requests, so the offered rate is approximate and is reported as measured.
@@ -173,6 +174,8 @@ def main():
     ap.add_argument("--rate", type=float, default=50.0, help="paced run: requests/s")
     ap.add_argument("--paced-seconds", type=int, default=60)
     ap.add_argument("--paced-workers", type=int, default=2)
+    ap.add_argument("--database-url", help="e.g. postgresql://postgres@127.0.0.1:5432/bench (an empty database);"
+                                           " default: a fresh SQLite file")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -181,7 +184,8 @@ def main():
     from service.auth import create_api_key
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    db_url = f"sqlite:///{tmp}/bench.db"
+    db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    db_name = db_url.split(":", 1)[0].split("+")[0]
     admin = create_app({"DATABASE_URL": db_url, "LOAD_BUNDLE_AT_START": False, "SECRET_KEY": "bench"})
     with admin.app_context():
         key = create_api_key("bench-site", "bench")
@@ -229,7 +233,7 @@ def main():
     log.close()
 
     print(f"\nHTTP benchmark, wrk -t1 -c{args.connections} -d{args.duration}s against gunicorn on 127.0.0.1 "
-          f"(sync workers, {os.cpu_count()} CPUs shared with wrk), model {version}, SQLite, torch 1 thread/worker\n")
+          f"(sync workers, {os.cpu_count()} CPUs shared with wrk), model {version}, {db_name}, torch 1 thread/worker\n")
     print("| endpoint | workers | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|---|")
     for kind, workers, r in rows:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine, event
+from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -99,7 +99,11 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def make_engine(url: str):
-    if url.startswith("sqlite"):
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        # SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql:// URL; we ship psycopg2
+        url = parsed.set(drivername="postgresql+psycopg2")
+    if parsed.drivername.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:

@@ -7,14 +7,15 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from service import create_app
-from service.db import Comment, db_session, upgrade
+from service.db import Comment, db_session, make_engine, upgrade
 
-PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"  # as a user writes it (no driver name)
 
 
 def _pg_reason():
     try:
-        engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
+        engine = create_engine(PG_SERVER.replace("postgresql:", "postgresql+psycopg2:"),
+                               connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
@@ -32,7 +33,7 @@ def database_url(request, tmp_path):
     if reason:
         pytest.skip(reason)
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(PG_SERVER)
+    admin = make_engine(PG_SERVER)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
@@ -97,7 +98,7 @@ def test_upgrade_keeps_existing_data(database_url, make):
     """Rows written at revision 0001 (plain SQL: the ORM already knows later columns) survive the upgrade
     to the newest revision, and are then served as stored decisions."""
     from service.moderation import moderate
-    engine = create_engine(database_url)
+    engine = make_engine(database_url)
     upgrade(engine, "0001")
     with engine.begin() as conn:
         conn.execute(text(
