@@ -1,8 +1,6 @@
 """Alembic environment: runs on the connection handed in by service.db.upgrade (or builds one from the URL)."""
 from alembic import context
-from sqlalchemy import create_engine
-
-from service.db import Base
+from service.db import Base, make_engine
 
 config = context.config
 
@@ -18,5 +16,5 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    with make_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
         run(conn)
