@@ -92,9 +92,10 @@ def author_history(session, comment, limit: int = 5):
     """The author's earlier comments on the same site, newest first, with what happened to them."""
     if not comment.author_id:
         return []
-    return session.scalars(
-        select(Comment).where(Comment.site == comment.site, Comment.author_id == comment.author_id,
-                              Comment.id < comment.id)
+    # two columns, not whole rows: this runs once per queue item, so ORM loading would dominate the page
+    return session.execute(
+        select(Comment.status, Comment.text)
+        .where(Comment.site == comment.site, Comment.author_id == comment.author_id, Comment.id < comment.id)
         .order_by(Comment.id.desc()).limit(limit)).all()
 
 
