@@ -93,6 +93,10 @@ def test_export_endpoints_are_scoped_and_validated(app, client, api_key):
     every = client.get("/review/export?format=csv").get_data(as_text=True)
     assert every.splitlines()[0] == "id,text,article_id,article_title,article_body,abusive,off_topic"
     assert "mine 0" in every and "theirs 0" in every
+    with app.app_context():
+        from service.review.tables import AuditEntry
+        entry = db_session().scalars(select(AuditEntry).where(AuditEntry.action == "export")).one()
+        assert entry.username == "boss" and entry.details["format"] == "csv"
 
 
 @pytest.mark.slow

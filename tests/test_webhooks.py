@@ -232,3 +232,12 @@ def test_the_worker_thread_delivers_in_the_background(tmp_path):
         app.extensions["review_outbox_stop"].set()
         receiver.close()
     assert list(receiver.accepted.values()) == [1]
+
+
+def test_a_polling_cms_sees_the_final_state(app, client, api_key):
+    pks = add_held(app, 2)
+    add_user(app, "mia")
+    decide_all(app, pks[:1], "approve")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    assert client.get("/v1/comments/c1", headers=headers).get_json()["status"] == "approved"
+    assert client.get("/v1/comments/c2", headers=headers).get_json()["status"] == "held"

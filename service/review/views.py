@@ -213,4 +213,8 @@ def dashboard_page():
 def export_all():
     """The labelled export of every site (`?since=YYYY-MM-DD&format=csv|jsonl`) for a logged-in admin."""
     from .api import export_response
+    user = current_user()
+    actions.audit(db_session(), username=user.username, user_id=user.id, action="export",
+                  since=request.args.get("since"), format=request.args.get("format", "jsonl"))
+    db_session().commit()
     return export_response(None)
