@@ -90,7 +90,7 @@ def main():
     client.post("/review/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
 
     depth = args.rows // 2
-    print(f"\n| sort | page | keyset query ms | OFFSET query ms (baseline) | OFFSET / keyset | /review page ms |")
+    print("\n| sort | page | keyset query ms | OFFSET query ms (baseline) | OFFSET / keyset | /review page ms |")
     print("|---|---|---|---|---|---|")
     with app.app_context():
         session = db_session()

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from review_helpers import add_held, add_user, csrf, login, review_config
+from review_helpers import add_held, add_user, login, review_config
 from service.cli import main
 from service.db import db_session
 from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)

@@ -241,3 +241,28 @@ def test_a_polling_cms_sees_the_final_state(app, client, api_key):
     headers = {"Authorization": f"Bearer {api_key}"}
     assert client.get("/v1/comments/c1", headers=headers).get_json()["status"] == "approved"
     assert client.get("/v1/comments/c2", headers=headers).get_json()["status"] == "held"
+
+
+def test_redirects_and_non_http_urls_are_not_deliveries():
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.end_headers()
+
+        def do_GET(self):   # what urllib would fetch if it followed the redirect
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        assert outbox.http_post(url, b"{}", {}, 5.0) == "HTTP 302"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "must be http or https" in outbox.http_post("file:///etc/passwd", b"{}", {}, 5.0)

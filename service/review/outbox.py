@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -63,11 +64,23 @@ def enqueue(session, config, comment, payload: dict) -> OutboxItem | None:
     return item
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is not a delivery (urllib would follow it with a GET and report that GET's 200)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def http_post(url: str, body: bytes, headers: dict, timeout: float) -> str | None:
     """POST; None on a 2xx answer, else a short description of what went wrong."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        return f"callback URL must be http or https: {url[:200]!r}"
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             return None if 200 <= response.status < 300 else f"HTTP {response.status}"
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}"
