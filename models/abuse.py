@@ -30,7 +30,7 @@ def _trim(text: str, b: int, e: int) -> tuple[int, int]:
 
 
 class AbuseClassifier(BaseEstimator, ClassifierMixin):
-    def __init__(self, use_embeddings: bool = True, C: float = 4.0, embedding_weight: float = 1.5,
+    def __init__(self, use_embeddings: bool = True, C: float = 1.0, embedding_weight: float = 1.5,
                  max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None):
         self.use_embeddings = use_embeddings
         self.C = C

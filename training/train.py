@@ -35,7 +35,7 @@ CACHE_DIR = Path(".cache")
 POSITIVE_ONLY = ("civil_toxic_spans",)
 HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
 # Per-source row caps for the abuse head (training time on a small machine); quick mode for smoke tests.
-CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=3_000, span_posts=8_000, spam_ham=3_000,
+CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=1_000, span_posts=8_000, spam_ham=3_000,
                      arc_pairs=6_000, abuse_embeddings=False),
         "quick": dict(abuse_per_source=3_000, fnc1_pairs=300, span_posts=2_000, spam_ham=800,
                       arc_pairs=1_500, abuse_embeddings=False)}
