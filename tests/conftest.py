@@ -34,3 +34,45 @@ def api_key(app):
     from service.auth import create_api_key
     with app.app_context():
         return create_api_key("test-site", "tests")
+
+
+# -- PostgreSQL: a throw-away schema in the local server's `test` database ---------------------------
+
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"   # as a user writes it (no driver name)
+
+
+def _postgres_schema():
+    """Yield a URL whose search_path is a fresh schema (dropped afterwards); skip, saying why, without a server."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from service.db import make_engine
+    try:
+        probe = create_engine(PG_SERVER.replace("postgresql:", "postgresql+psycopg2:"),
+                              connect_args={"connect_timeout": 3})
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        probe.dispose()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 (database test) does not answer: {exc.__class__.__name__}")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = make_engine(PG_SERVER)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    yield from _postgres_schema()
+
+
+@pytest.fixture(scope="module")
+def postgres_url_module():
+    yield from _postgres_schema()

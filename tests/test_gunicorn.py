@@ -1,4 +1,5 @@
-"""The real thing: `moderation serve` (gunicorn, 2 workers, shipped bundle, SQLite) on a loopback port.
+"""The real thing: `moderation serve` (gunicorn, 2 workers, shipped bundle; SQLite, then PostgreSQL) on a
+loopback port.
 Includes the crash test: kill -9 a worker while requests are in flight."""
 import json
 import os
@@ -45,10 +46,13 @@ def workers_of(master_pid):
         return [int(p) for p in fh.read().split()]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("gunicorn")
-    db_url = f"sqlite:///{folder}/served.db"
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{folder}/served.db"
+    else:
+        db_url = request.getfixturevalue("postgres_url_module")
     admin = create_app({"DATABASE_URL": db_url, "LOAD_BUNDLE_AT_START": False, "SECRET_KEY": "x"})
     from service.auth import create_api_key
     with admin.app_context():

@@ -1,47 +1,19 @@
 """Storage on SQLite and on PostgreSQL (127.0.0.1:5432, database `test`, a throw-away schema per test):
 migrations keep data, idempotency holds under racing requests, rate-limit counters are shared by workers."""
 import threading
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from service import create_app
 from service.db import Comment, db_session, make_engine, upgrade
-
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"  # as a user writes it (no driver name)
-
-
-def _pg_reason():
-    try:
-        engine = create_engine(PG_SERVER.replace("postgresql:", "postgresql+psycopg2:"),
-                               connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001
-        return f"PostgreSQL at 127.0.0.1:5432 (database test) does not answer: {exc.__class__.__name__}"
-    return None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/storage.db"
-        return
-    reason = _pg_reason()
-    if reason:
-        pytest.skip(reason)
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = make_engine(PG_SERVER)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        return f"sqlite:///{tmp_path}/storage.db"
+    return request.getfixturevalue("postgres_url")   # skipped, with the reason, when the server is down
 
 
 @pytest.fixture
