@@ -2,9 +2,20 @@
 import datetime as dt
 import re
 
+import pytest
+
 from service.db import Article, Comment, db_session
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """Import into a test module to run its tests on SQLite and on PostgreSQL (conftest's throw-away schema,
+    skipped with the reason when the server is down)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/review.db"
+    return request.getfixturevalue("postgres_url")
 
 
 def review_config(tmp_path, **extra) -> dict:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from review_helpers import add_held, add_user, login, review_config
 from service.cli import main
 from service.db import db_session
-from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
+from review_helpers import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 from service.review import actions
 from service.review.tables import User
 from training.data import load_labelled_export

@@ -11,7 +11,7 @@ from service import create_app
 from service.db import Comment, db_session
 from service.review import actions
 from service.review.tables import AuditEntry, Decision, OutboxItem
-from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
+from review_helpers import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 
 
 @pytest.fixture

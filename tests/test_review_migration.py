@@ -2,7 +2,7 @@
 from sqlalchemy import inspect, text
 
 from service.db import make_engine, upgrade
-from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
+from review_helpers import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 
 
 def test_0002_backfills_priority_and_downgrades_cleanly(database_url):  # noqa: F811

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from review_helpers import add_held, add_user, review_config
 from service import create_app
 from service.db import db_session
-from test_storage import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
+from review_helpers import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 from service.review import actions, outbox
 from service.review.signing import sign, verify
 from service.review.tables import OutboxItem, User
