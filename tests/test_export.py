@@ -1,5 +1,6 @@
 """Labelled export: CLI and endpoints produce exactly what training.data.load_labelled_export reads; round trip
-export -> load -> train a tiny bundle with the models' estimators -> the bundle scores like its labels."""
+export -> load -> train a tiny bundle with the models' estimators -> the bundle scores like its labels ->
+`moderation evaluate --labelled` reads the same file. (`moderation train` takes no export yet.)"""
 import json
 
 import pytest
@@ -135,3 +136,11 @@ def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_pa
     kind_score = bundle.score("thanks, the bridge vote report was good", article=article)
     assert bundle.version == "from-export"
     assert rude_score.abusive > 0.5 > kind_score.abusive
+
+    # and `moderation evaluate` reads the same export file against that bundle
+    report = tmp_path / "eval"
+    result = CliRunner().invoke(main, ["evaluate", "--labelled", str(out), "--no-public", "--bundle",
+                                       str(tmp_path / "b"), "--output", str(report), "--obfuscated", "0",
+                                       "--span-posts", "0"])
+    assert result.exit_code == 0, result.output
+    assert "| labels.csv (abusive) | human | 50 (20) |" in (report / "report.md").read_text()   # rows (abusive)
