@@ -102,6 +102,8 @@ def test_export_endpoints_are_scoped_and_validated(app, client, api_key):
 
 @pytest.mark.slow
 def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_path):
+    if not app_config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("training is database-independent: the round trip runs once, on SQLite")
     import models
     # every template names someone (a capitalised word): the off-topic model's entity features need one
     rude = ["you stupid idiot Smith {i}", "shut up moron Jones {i}", "what an idiot you are Smith {i}",
