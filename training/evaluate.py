@@ -239,6 +239,9 @@ def span_check(bundle, root, n: int, seed: int, batch_size: int) -> dict:
     scores = score_pairs(bundle, [(t, None) for t in test.text], batch_size, "spans")
     model = [char_f1(_chars(s.spans), _chars(g)) for s, g in zip(scores, test.spans)]
     base = [char_f1(_chars(profanity_list_spans(t)), _chars(g)) for t, g in zip(test.text, test.spans)]
+    # diagnostic: the span model alone, without the bundle's minimum abusive score for reporting spans
+    head = getattr(getattr(bundle, "abuse", None), "spans", None)
+    ungated = [char_f1(_chars(head(t)), _chars(g)) for t, g in zip(test.text, test.spans)] if head else []
     subs = {}
     for sub in data.SUB_LABELS:
         y = test.types.map(lambda types, sub=sub: int(sub in types)).to_numpy()
@@ -246,7 +249,8 @@ def span_check(bundle, root, n: int, seed: int, batch_size: int) -> dict:
             subs[sub] = binary_metrics(y, [s.sub_scores[sub] for s in scores])
     return {"n": int(len(test)), "with_gold": int(test.spans.map(bool).sum()),
             "model_char_f1": float(np.mean(model)) if model else None,
-            "baseline_char_f1": float(np.mean(base)) if base else None, "sub_scores_within_toxic": subs}
+            "baseline_char_f1": float(np.mean(base)) if base else None,
+            "span_head_char_f1": float(np.mean(ungated)) if ungated else None, "sub_scores_within_toxic": subs}
 
 
 # ---------------------------------------------------------------- report
@@ -355,7 +359,11 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
                   f"civil_toxic_spans held-out posts ({sp['n']}, {sp['with_gold']} with majority gold spans); mean "
                   "per-post character F1 (both empty = 1).", "", "| method | char F1 |", "|---|---|",
                   f"| model (`score.spans`) | **{_fmt(sp['model_char_f1'])}** |",
-                  f"| every word in a profanity list (better-profanity) | {_fmt(sp['baseline_char_f1'])} |", ""]
+                  f"| every word in a profanity list (better-profanity) | {_fmt(sp['baseline_char_f1'])} |"]
+        if sp.get("span_head_char_f1") is not None:
+            lines += [f"| diagnostic: the span model alone, without the minimum abusive score the bundle requires "
+                      f"before it reports spans | {_fmt(sp['span_head_char_f1'])} |"]
+        lines += [""]
     if plots:
         lines += ["## Plots", "", "Solid: model; dotted: baseline.", ""] + [f"![{p}]({p})" for p in plots] + [""]
     path.write_text("\n".join(lines), encoding="utf-8")
