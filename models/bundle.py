@@ -17,7 +17,7 @@ from .offtopic import Article
 FORMAT_VERSION = 1
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 DEFAULT_POINTER = BUNDLES / "current.txt"
-SPAN_MIN_ABUSIVE = 0.2  # below this no word "drives" the score, so no spans are reported
+SPAN_GATE = 0.5  # spans are reported from half the abusive threshold up: below that no word "drives" the score
 
 
 class EmptyTextError(ValueError):
@@ -112,7 +112,7 @@ class Bundle:
                 off_topic=float(max(off[i], spam[i])),
                 spam=float(spam[i]),
                 sub_scores={k: float(v[i]) for k, v in abuse.items() if k != "abusive"},
-                spans=self.abuse.spans(text) if a >= SPAN_MIN_ABUSIVE else [],
+                spans=self.abuse.spans(text) if a >= SPAN_GATE * self.thresholds["abusive"] else [],
                 article_known=bool(articles[i] is not None and articles[i].known),
                 language=lang,
                 language_supported=lang in self.SUPPORTED_LANGUAGES,
