@@ -121,21 +121,37 @@ def _score_all(bundle, pairs):
     return results
 
 
-def _decide(bundle, score, site: str, section):
+def _max_chars():
+    return current_app.config.get("MAX_TEXT_CHARS") or None
+
+
+def _scored_text(text: str) -> str:
+    """Only the first MAX_TEXT_CHARS are scored: scoring time grows with length (about a minute for 250 kB,
+    past the worker timeout), and a longer comment is held as too_long whatever its scores."""
+    limit = _max_chars()
+    return text[:limit] if limit else text
+
+
+def _decide(bundle, score, site: str, section, text: str):
     import models
     policy = current_app.config.get("POLICY") or {}
     thresholds = thresholds_for(policy, getattr(bundle, "thresholds", {}), site, section)
-    decision = models.decide(score, thresholds, max_chars=current_app.config.get("MAX_TEXT_CHARS"))
+    decision = models.decide(score, thresholds, max_chars=_max_chars())
+    reasons = list(decision.reasons)
+    held = decision.decision == "hold"
+    if _max_chars() and len(text) > _max_chars() and "too_long" not in reasons:
+        reasons.insert(0, "too_long")
+        held = True
     scores = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam}
     scores.update(score.sub_scores or {})
-    return {"decision": decision.decision, "reasons": list(decision.reasons),
+    return {"decision": "hold" if held else "publish", "reasons": reasons,
             "scores": {k: round(float(v), 6) for k, v in scores.items()}, "spans": list(score.spans or []),
             "model_version": score.model_version or bundle.version}
 
 
 def _model_error(bundle, text: str) -> dict:
     reasons = ["model_error"]
-    if len(text) > (current_app.config.get("MAX_TEXT_CHARS") or float("inf")):
+    if _max_chars() and len(text) > _max_chars():
         reasons.append("too_long")
     return {"decision": "hold", "reasons": reasons, "scores": {}, "spans": [],
             "model_version": getattr(bundle, "version", None) or "unavailable"}
@@ -183,14 +199,14 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
         bundle = None
         try:
             bundle = get_bundle()
-            scores = _score_all(bundle, [(c["text"], _model_article(a)) for _, c, _, a, _ in todo])
+            scores = _score_all(bundle, [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, _ in todo])
         except Exception as exc:  # noqa: BLE001 - fail closed
             scores = [exc] * len(todo)
         for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
             result = None
             if not isinstance(score, Exception):
                 try:
-                    result = _decide(bundle, score, site, article.get("section"))
+                    result = _decide(bundle, score, site, article.get("section"), comment["text"])
                 except Exception:  # noqa: BLE001
                     log.exception("policy failed")
             if result is None:

@@ -136,11 +136,22 @@ def test_missing_bundle_holds_and_readyz_says_not_ready(app_config, api_key, tmp
     assert ready.status_code == 503 and ready.json["checks"]["bundle"]["ok"] is False
 
 
-def test_too_long_comment_is_held(app_config, api_key):
-    client = make_app(app_config, MAX_TEXT_CHARS=40, POLICY=NEVER).test_client()
-    out = client.post("/v1/moderate", json=body(text="A calm and long remark. " * 5),
-                      headers={"X-API-Key": api_key}).json
+def test_too_long_comment_is_held_and_only_its_start_is_scored(app_config, api_key, bundle):
+    seen = []
+
+    class Recording:
+        version, thresholds = bundle.version, bundle.thresholds
+
+        def score_many(self, pairs):
+            seen.extend(text for text, _ in pairs)
+            return bundle.score_many(pairs)
+
+    client = make_app(app_config, MAX_TEXT_CHARS=40, POLICY=NEVER, BUNDLE_INSTANCE=Recording()).test_client()
+    text = "A calm and long remark. " * 5
+    out = client.post("/v1/moderate", json=body(text=text), headers={"X-API-Key": api_key}).json
     assert out["decision"] == "hold" and "too_long" in out["reasons"]
+    assert seen == [text[:40]]
+    assert out["scores"], "the start is scored so that moderators still see scores"
 
 
 # -- batch ------------------------------------------------------------------------------------------
