@@ -71,3 +71,21 @@ def decide(session, config, comment_pk: int, action: str, *, user=None, abusive:
         "model_version": comment.model_version})
     session.commit()
     return comment
+
+
+def record_correction(session, comment, action: str, *, who: str, abusive: bool | None = None,
+                      off_topic: bool | None = None, note: str | None = None) -> dict:
+    """The CMS (or a Perspective suggestscore) overrules a decision: set the status, store the label (source
+    'cms'), audit it. No webhook: the CMS already knows. The caller commits. Returns the labels stored."""
+    if action not in STATUS_FOR:
+        raise ValueError("action must be approve or reject")
+    labels = default_labels(comment, action)
+    if abusive is not None:
+        labels["abusive"] = abusive
+    if off_topic is not None:
+        labels["off_topic"] = off_topic
+    comment.status = STATUS_FOR[action]
+    session.add(Decision(comment_pk=comment.id, source="cms", action=action, decided_at=utcnow(),
+                         reject_reason=note if action == "reject" else None, **labels))
+    audit(session, username=who, action="cms_correction", comment=comment, labels=labels, note=note)
+    return labels

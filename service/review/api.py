@@ -4,13 +4,12 @@ from sqlalchemy import select
 
 from service.api import json_body
 from service.auth import require_api_key
-from service.db import Comment, db_session, utcnow
+from service.db import Comment, db_session
 from service.errors import ApiError
 
 from . import export
-from .actions import audit, default_labels
+from .actions import audit, record_correction
 from .queue import BadFilter, parse_date
-from .tables import Decision
 
 bp = Blueprint("review_api", __name__, url_prefix="/v1")
 
@@ -63,16 +62,8 @@ def feedback():
         decision = data.get("decision")
         if decision not in ("publish", "reject"):
             raise ApiError(422, "decision must be publish or reject", field="decision")
-        action = "approve" if decision == "publish" else "reject"
-        labels = default_labels(comment, action)
-        if abusive is not None:
-            labels["abusive"] = abusive
-        if off_topic is not None:
-            labels["off_topic"] = off_topic
-        comment.status = "approved" if action == "approve" else "rejected"
-        session.add(Decision(comment_pk=comment.id, source="cms", action=action, decided_at=utcnow(),
-                             reject_reason=note if action == "reject" else None, **labels))
-        audit(session, username=who, action="cms_correction", comment=comment, labels=labels, note=note)
+        record_correction(session, comment, "approve" if decision == "publish" else "reject", who=who,
+                          abusive=abusive, off_topic=off_topic, note=note)
     session.commit()
     return jsonify({"comment_id": comment.comment_id, "status": comment.status, "reasons": comment.reasons})
 
@@ -85,6 +76,7 @@ def export_response(site: str | None):
         since = parse_date(request.args.get("since"), "since")
     except BadFilter as exc:
         raise ApiError(422, str(exc), field="since") from None
+
     def chunks():
         try:
             yield from export.serialise(export.rows(db_session(), since=since, site=site), fmt)
