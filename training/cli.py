@@ -69,7 +69,7 @@ COMMANDS.append(train_command)
               help="Also evaluate on a labelled export (CSV/JSONL, see README 'Labelled data format'); repeatable.")
 @click.option("--no-public", is_flag=True, help="Skip the public sets (with --labelled: only the site's data).")
 @click.option("--embedding-cache", is_flag=True,
-              help="Reuse (and extend) the encoder cache `moderation train` keeps under .cache/: same scores, faster.")
+              help="Read the encoder cache `moderation train` keeps under .cache/ (never written): same scores, faster.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public,
                      embedding_cache, seed):
@@ -91,7 +91,7 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
         from models.encoder import get_encoder
         from training.train import CACHE_DIR, EmbeddingStore
 
-        store = get_encoder().store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
+        get_encoder().store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
     command = "moderation " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] else "moderation evaluate"
     try:
         results = evaluate(bundle, None if no_public else (root or DEFAULT_ROOT), out, max_per_set=max_per_set,
@@ -99,8 +99,6 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
                            labelled=labelled)
     except LabelledDataError as e:
         raise click.ClickException(str(e)) from None
-    if embedding_cache:
-        store.save()
     for s in results["sets"]:
         click.echo(f"{s['task']:6} {s['name']:32} ROC-AUC {s['model']['roc_auc'] or float('nan'):.3f}  "
                    f"baseline {s['baseline']['roc_auc'] or float('nan'):.3f}")
