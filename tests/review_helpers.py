@@ -1,12 +1,18 @@
 """Helpers shared by the review tests (test_review*, test_webhooks*, test_export*, test_browser*)."""
 import datetime as dt
+import json
 import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from service.db import Article, Comment, db_session
+from service.review.signing import verify
 
 PASSWORD = "correct horse battery"
+SECRET = "whsec-test"   # the webhook secret review_config() sets for every site
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -22,7 +28,7 @@ def review_config(tmp_path, **extra) -> dict:
     """An app without the model bundle: review tests store held comments directly."""
     return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/review.db", "SECRET_KEY": "test-secret",
             "RATE_LIMIT": 0, "LOAD_BUNDLE_AT_START": False, "REVIEW_SECURE_COOKIES": False,
-            "WEBHOOK_SECRETS": {"*": ["whsec-test"]}, **extra}
+            "WEBHOOK_SECRETS": {"*": [SECRET]}, **extra}
 
 
 def add_user(app, username, role="moderator", password=PASSWORD):
@@ -68,3 +74,47 @@ def login(client, username, password=PASSWORD):
                                                   "csrf_token": csrf(client)})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+class Receiver:
+    """A CMS on 127.0.0.1 that verifies signatures, answers 503 for its first `fail_first` requests, and
+    records each idempotency key it accepted (a duplicate would show up as a count of 2)."""
+
+    def __init__(self, port, fail_first=0):
+        self.port, self.fail_first = port, fail_first
+        self.requests, self.accepted, self.bad_signatures = 0, {}, 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests += 1
+                if not verify(body, self.headers.get("X-Moderation-Signature"), [SECRET]):
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                elif receiver.requests <= receiver.fail_first:
+                    self.send_response(503)
+                else:
+                    key = self.headers["Idempotency-Key"]
+                    assert json.loads(body)["event_id"] == key
+                    receiver.accepted[key] = receiver.accepted.get(key, 0) + 1
+                    receiver.bodies[key] = json.loads(body)
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.bodies = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,6 +1,5 @@
 """Decisions back to the CMS: signatures, and outbox delivery to a receiver that is down at first."""
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -8,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from review_helpers import add_held, add_user, review_config
+from review_helpers import SECRET, Receiver, add_held, add_user, free_port, review_config
 from service import create_app
 from service.db import db_session
 from review_helpers import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
@@ -16,7 +15,6 @@ from service.review import actions, outbox
 from service.review.signing import sign, verify
 from service.review.tables import OutboxItem, User
 
-SECRET = "whsec-test"
 
 
 @pytest.fixture
@@ -52,50 +50,6 @@ def test_backoff_doubles_up_to_the_cap():
 
 
 # ---------------------------------------------------------------- delivery
-
-class Receiver:
-    """A CMS on 127.0.0.1 that verifies signatures, answers 503 for its first `fail_first` requests, and
-    records each idempotency key it accepted (a duplicate would show up as a count of 2)."""
-
-    def __init__(self, port, fail_first=0):
-        self.port, self.fail_first = port, fail_first
-        self.requests, self.accepted, self.bad_signatures = 0, {}, 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests += 1
-                if not verify(body, self.headers.get("X-Moderation-Signature"), [SECRET]):
-                    receiver.bad_signatures += 1
-                    self.send_response(401)
-                elif receiver.requests <= receiver.fail_first:
-                    self.send_response(503)
-                else:
-                    key = self.headers["Idempotency-Key"]
-                    assert json.loads(body)["event_id"] == key
-                    receiver.accepted[key] = receiver.accepted.get(key, 0) + 1
-                    receiver.bodies[key] = json.loads(body)
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.bodies = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def decide_all(app, pks, action="reject"):
     with app.app_context():
