@@ -39,7 +39,9 @@ def get_bundle():
             try:
                 if path not in _cache:
                     import models
-                    _cache[path] = models.load_bundle(path)
+                    bundle = models.load_bundle(path)
+                    _warm_up(bundle)
+                    _cache[path] = bundle
                 state["bundle"] = _cache[path]
             except Exception as exc:  # noqa: BLE001 - any load failure means: not ready, hold everything
                 state["failed_at"] = time.monotonic()
@@ -47,6 +49,16 @@ def get_bundle():
                 log.exception("model bundle %s could not be loaded", path or "(default)")
                 raise BundleUnavailable(state["error"]) from exc
     return state["bundle"]
+
+
+def _warm_up(bundle):
+    """Score once now: the text encoder and tokenizer load on first use (seconds), which must not be the
+    first reader's comment. Both paths (with and without an article) are exercised."""
+    import models
+    started = time.perf_counter()
+    bundle.score_many([("Warming up the model before the first comment.", None),
+                       ("Warming up the model.", models.Article(title="Warm-up", body="Warm-up article."))])
+    log.info("model bundle %s loaded and warmed up in %.1f s", bundle.version, time.perf_counter() - started)
 
 
 def init_app(app):
