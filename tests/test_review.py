@@ -358,3 +358,15 @@ def test_dashboard_counts_and_chart(app, client):
     assert stats["median_minutes"] is not None and stats["median_minutes"] >= 0
     page = client.get("/review/dashboard").get_data(as_text=True)
     assert "<svg" in page and "75.0 %" in page and "50.0 %" in page
+
+
+def test_attacker_typed_names_and_notes_are_escaped_on_the_audit_page(app, client, api_key):
+    add_held(app)
+    evil = '<img src=x onerror="alert(1)">'
+    client.post("/review/login", data={"username": evil, "password": "whatever-pass", "csrf_token": csrf(client)})
+    client.post("/v1/feedback", headers={"X-API-Key": api_key},
+                json={"comment_id": "c1", "type": "flag", "note": evil})
+    add_user(app, "boss", role="admin")
+    login(client, "boss")
+    page = client.get("/review/audit").get_data(as_text=True)
+    assert evil not in page and page.count("&lt;img src=x onerror=") == 2
