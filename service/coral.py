@@ -82,22 +82,6 @@ def _check_config(state):
                     raise ValueError(f"{where}: inactive_at {item.get('inactive_at')!r} is not a date-time") from None
             elif not (isinstance(item, str) and item):
                 raise ValueError(f"{where}.secrets: each is a string or {{secret, inactive_at}}")
-    if sites and state.app.config.get("LOAD_BUNDLE_AT_START"):
-        _warm(state.app)
-
-
-def _warm(app):
-    """Score once now: the first score in a process loads the encoder (seconds), and Coral would publish the
-    comment that waited for it unmoderated."""
-    from .moderation import BundleUnavailable, get_bundle
-
-    with app.app_context():
-        try:
-            get_bundle().score("Warming up before Coral's first comment.")
-        except BundleUnavailable:
-            pass  # /readyz says so; requests hold with model_error until it loads
-        except Exception:  # noqa: BLE001 - a warm-up must not stop the app; requests fail closed on their own
-            log.exception("warm-up score failed")
 
 
 def active_secrets(entry: dict, now: dt.datetime) -> list[bytes]:

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from .api import json_body
 from .auth import verify_api_key
-from .db import Article, Comment, db_session, utcnow
+from .db import Article, Comment, db_session
 from .errors import ApiError
 from .moderation import BundleUnavailable, get_bundle, moderate
 from .plaintext import html_to_text
@@ -290,17 +290,12 @@ def _labels(attribute_scores) -> dict:
 
 def _record_correction(site: str, comment_id: str, labels: dict, token: str | None):
     """The suggestion becomes a CMS correction in the review tables, so the labelled export picks it up."""
-    from .review.actions import audit, default_labels
-    from .review.tables import Decision
+    from .review.actions import record_correction
 
     session = db_session()
     row = session.scalar(select(Comment).where(Comment.site == site, Comment.comment_id == comment_id))
-    action = "reject" if any(labels.values()) else "approve"
-    merged = {**default_labels(row, action), **labels}
-    row.status = "rejected" if action == "reject" else "approved"
-    session.add(Decision(comment_pk=row.id, source="cms", action=action, decided_at=utcnow(), **merged))
-    audit(session, username=f"perspective:{site}", action="cms_correction", comment=row, labels=merged,
-          note="comments:suggestscore" + (f" clientToken={token}" if token else ""))
+    record_correction(session, row, "reject" if any(labels.values()) else "approve", who=f"perspective:{site}",
+                      note="comments:suggestscore" + (f" clientToken={token}" if token else ""), **labels)
     session.commit()
 
 
