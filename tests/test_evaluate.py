@@ -74,6 +74,7 @@ def test_evaluate_writes_report_plots_and_results(run):
     assert results["held_out"]["c3_test_size"] == 0.9
     assert results["obfuscation"]["rows"][0]["method"] == "original"
     assert {r["method"] for r in results["obfuscation"]["rows"][1:]} == set(ev.METHODS)
+    assert 0 <= results["obfuscation"]["n_listed"] <= results["obfuscation"]["n"]
     report = (out / "report.md").read_text()
     assert "# Model evaluation: bundle kw-1" in report and "alt-profanity-check" in report
     assert "Hold rate against abuse recall" in report and "Obfuscated abuse" in report

@@ -216,21 +216,27 @@ def score_set(bundle, s: EvalSet, batch_size: int) -> None:
 
 
 def obfuscation_check(bundle, sets, n: int, seed: int, batch_size: int) -> dict:
-    """Held-out abusive comments vs their obfuscated variants: score and recall drop, model and baseline."""
+    """Held-out abusive comments vs their obfuscated variants: score and recall drop, model and baseline.
+
+    Reported for all sampled comments and apart for those with a profanity-list word (there the
+    obfuscation hits the words that carry the abuse; elsewhere it disguises the longest words)."""
     pos = pd.concat([s.frame.assign(_p=s.scores["model"]) for s in sets if s.task == "abuse" and len(s.frame)])
-    pos = pos[(pos.label == 1) & (pos.text.str.len() < 2000)]
-    pos = _sample(pos, n, seed)
+    pos = _sample(pos[(pos.label == 1) & (pos.text.str.len() < 2000)], n, seed)
+    listed = pos.text.map(lambda t: any(w.lower() in profanity_words() for w in _WORD.findall(t))).to_numpy()
     t = bundle.thresholds["abusive"]
-    orig_model, orig_base = pos["_p"].to_numpy(), profanity_check_scores(pos.text)
-    rows = [{"method": "original", "model_mean": float(orig_model.mean()), "model_recall": float((orig_model >= t).mean()),
-             "baseline_mean": float(orig_base.mean()), "baseline_recall": float((orig_base >= 0.5).mean())}]
+    scored = {"original": (pos["_p"].to_numpy(), profanity_check_scores(pos.text))}
     for method in METHODS:
         texts = [v["text"] for v in variants(pos.text.tolist(), methods=(method,), seed=seed)]
         pm = np.array([x.abusive for x in score_pairs(bundle, [(x, None) for x in texts], batch_size, method)])
-        pb = profanity_check_scores(texts)
-        rows.append({"method": method, "model_mean": float(pm.mean()), "model_recall": float((pm >= t).mean()),
-                     "baseline_mean": float(pb.mean()), "baseline_recall": float((pb >= 0.5).mean())})
-    return {"n": int(len(pos)), "threshold": t, "rows": rows}
+        scored[method] = (pm, profanity_check_scores(texts))
+
+    def rows(mask):
+        return [{"method": m, "model_mean": float(pm[mask].mean()), "model_recall": float((pm[mask] >= t).mean()),
+                 "baseline_mean": float(pb[mask].mean()), "baseline_recall": float((pb[mask] >= 0.5).mean())}
+                for m, (pm, pb) in scored.items()] if mask.any() else []
+
+    return {"n": int(len(pos)), "n_listed": int(listed.sum()), "threshold": t, "rows": rows(np.ones(len(pos), bool)),
+            "rows_listed": rows(listed)}
 
 
 def span_check(bundle, root, n: int, seed: int, batch_size: int) -> dict:
@@ -345,13 +351,17 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
                   f"{ob['n']} held-out abusive comments (from the abuse sets above), each rewritten by every method of "
                   f"`training/obfuscate.py` (the words from a profanity list, else the longest words). Recall at the "
                   f"bundle threshold {ob['threshold']:.3f}; alt-profanity-check at 0.5.", "",
-                  "| variant | model mean score | model recall | recall drop | alt-profanity-check mean | its recall | its drop |",
-                  "|---|---|---|---|---|---|---|"]
-        o = ob["rows"][0]
-        for row in ob["rows"]:
-            lines.append(f"| {row['method']} | {row['model_mean']:.3f} | {row['model_recall']:.1%} | "
-                         f"{(o['model_recall'] - row['model_recall']) * 100:.1f} pp | {row['baseline_mean']:.3f} | "
-                         f"{row['baseline_recall']:.1%} | {(o['baseline_recall'] - row['baseline_recall']) * 100:.1f} pp |")
+                  "| comments | variant | model mean score | model recall | recall drop | alt-profanity-check mean | its recall | "
+                  "its drop |", "|---|---|---|---|---|---|---|---|"]
+        for label, key, count in (("all", "rows", ob["n"]), ("with a profanity-list word", "rows_listed",
+                                                            ob.get("n_listed", 0))):
+            if not ob.get(key):
+                continue
+            o = ob[key][0]
+            for row in ob[key]:
+                lines.append(f"| {label} ({count}) | {row['method']} | {row['model_mean']:.3f} | {row['model_recall']:.1%} | "
+                             f"{(o['model_recall'] - row['model_recall']) * 100:.1f} pp | {row['baseline_mean']:.3f} | "
+                             f"{row['baseline_recall']:.1%} | {(o['baseline_recall'] - row['baseline_recall']) * 100:.1f} pp |")
         lines += [""]
     sp = r.get("spans")
     if sp:
