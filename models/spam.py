@@ -44,5 +44,6 @@ class SpamClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     def predict_proba(self, X):
-        p = self.platt_(self.lr_.decision_function(self._matrix(list(X))))
+        margins = self._matrix(list(X)) @ self.lr_.coef_.ravel() + self.lr_.intercept_[0]
+        p = self.platt_(np.asarray(margins).ravel())
         return np.column_stack([1 - p, p])
