@@ -1,5 +1,6 @@
 """Training helpers: the embedding cache, threshold choice, caps, the model card, the CLI command."""
 import numpy as np
+import pytest
 import pandas as pd
 from click.testing import CliRunner
 
@@ -64,3 +65,18 @@ def test_train_command_is_registered():
     from service.cli import main
     result = CliRunner().invoke(main, ["train", "--help"])
     assert result.exit_code == 0 and "--quick" in result.output and "--data" in result.output
+
+
+DATA = tr.DEFAULT_ROOT
+
+
+@pytest.mark.skipif(not (DATA / "abuse").exists(), reason="public data sets not at ../shared/data")
+def test_abuse_training_rows_never_include_held_out_texts_or_articles():
+    from training.data import normalise_text
+    train, calib, held = tr.abuse_splits(DATA, tr.CAPS["quick"])
+    seen = set(train.text.map(normalise_text))
+    assert not seen & set(held.text.map(normalise_text))
+    assert not seen & set(calib.text.map(normalise_text))
+    assert not set(train[train.source == "c3"].group) & set(held[held.source == "c3"].group)
+    assert {"olid", "trac1_en", "ucc", "c3"} <= set(held.source)
+    assert (train.source.value_counts() <= tr.CAPS["quick"]["abuse_per_source"]).all()
