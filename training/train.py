@@ -235,6 +235,7 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> 
         "data": data_log,
         "metrics": metrics,
         "sub_scores": sorted(abuse.sub_),
+        "abuse_embeddings": bool(abuse.use_embeddings),
         "training_seconds": round(time.time() - t0, 1),
     }
     bundle = models.Bundle(abuse=abuse, off_topic=off, spam=spam,
@@ -254,7 +255,11 @@ def write_model_card(folder: Path, meta: dict) -> Path:
              "* **abusive**: calibrated probability that a comment is abusive (insults, obscenity, identity attacks, "
              "threats, hostility). Word and character n-grams of de-obfuscated text (leetspeak, spaced or repeated "
              "letters, zero-width and look-alike characters, masked swears), logistic regression, Platt-calibrated "
-             "on UCC dev (Globe and Mail comments). Sub-scores: " + ", ".join(meta.get("sub_scores", [])) + ".",
+             "on UCC dev (Globe and Mail comments). Sub-scores: " + ", ".join(meta.get("sub_scores", [])) + ". "
+             "civil_toxic_spans (toxic posts only) teaches the sub-scores and spans, not the main abusive head. "
+             "Sentence-embedding features exist (`AbuseClassifier(use_embeddings=True)`) but are "
+             + ("on" if meta.get("abuse_embeddings") else "off in this bundle (encoding every training text "
+                "did not fit the training time on 2 shared cores)") + ".",
              "* **spans**: words that drive the abuse score, from a word-level model trained on civil_toxic_spans gold.",
              "* **off_topic**: comment against its article: " + meta.get("encoder", "") + " similarity to the title and "
              "to every window of the body, TF-IDF, word and entity overlap, comment-only cues; gradient-boosted "
