@@ -166,6 +166,24 @@ def wrk(port, script, seconds, connections, tag, pause_ms=0):
     return result
 
 
+def model_only_ms(n=40):
+    """The model alone in this process (1 torch thread, same comments and article): what HTTP adds is the rest."""
+    import torch
+
+    import models
+    torch.set_num_threads(1)
+    bundle = models.load_bundle()
+    article = models.Article(title=ARTICLE["title"], body=ARTICLE["body"])
+    bundle.score_many([(t, article) for t in TEXTS])
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        bundle.score(f"{TEXTS[i % len(TEXTS)]} ({i})", article)
+        times.append((time.perf_counter() - started) * 1e3)
+    times.sort()
+    return {"p50": times[n // 2], "p90": times[int(n * 0.9)]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -218,6 +236,8 @@ def main():
                 stop(proc)
             rows.append((kind, workers, result))
 
+    model_ms = model_only_ms()
+
     paced = None
     if args.paced_seconds > 0:
         port = free_port()
@@ -240,6 +260,8 @@ def main():
         name = "bare Flask `POST` (baseline)" if kind == "bare" else "`POST /v1/moderate` (model + storage)"
         print(f"| {name} | {workers} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} "
               f"| {r['errors']} | {r['non_2xx']} |")
+    print(f"| model alone, in process (`bundle.score(text, article)`, no HTTP) | - | "
+          f"{1000 / model_ms['p50']:.1f} | {model_ms['p50']:.1f} | {model_ms['p90']:.1f} | | | |")
     print("\n| workers | service req/s ÷ bare req/s | service p50 ÷ bare p50 |")
     print("|---|---|---|")
     for workers in args.workers:
