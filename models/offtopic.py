@@ -182,6 +182,12 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         X[:, self.dead_] = 0.0
         return X
 
+    def _dead(self, X):
+        """Columns no split can use: fewer known values than a leaf needs. All-missing ones also crash the
+        trees' binning ('window shape cannot be larger than input array shape'), even when only the
+        early-stopping split of a big training set leaves them empty."""
+        return (~np.isnan(X)).sum(axis=0) < max(1, self.min_samples_leaf)
+
     def _new_model(self):
         return HistGradientBoostingClassifier(max_iter=self.max_iter, learning_rate=self.learning_rate,
                                               max_leaf_nodes=31, l2_regularization=1.0, random_state=0,
@@ -198,7 +204,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         self.tfidf_ = TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english",
                                       max_features=200_000).fit(docs)
         X = self.features(comments, articles)
-        self.dead_ = np.isnan(X).all(axis=0)  # never seen in training: the trees cannot bin them
+        self.dead_ = self._dead(X)
         X = self._prep(X)
         self.model_ = self._new_model().fit(X, y)
         if calibration is not None:
@@ -208,7 +214,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
             oof = np.zeros(len(y))
             for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
                 a, b = X[tr].copy(), X[te].copy()
-                dead = np.isnan(a).all(axis=0)
+                dead = self._dead(a)
                 a[:, dead], b[:, dead] = 0.0, 0.0
                 oof[te] = self._new_model().fit(a, y[tr]).predict_proba(b)[:, 1]
             self.platt_ = Platt().fit(logit(oof), y)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+from threadpoolctl import threadpool_limits
 
 import models
 from review_helpers import add_held, add_user, review_config
@@ -27,6 +28,13 @@ ARTICLE = {"title": "Council votes on the new bridge", "body": "The council vote
 @pytest.fixture
 def app_config(tmp_path):
     return review_config(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny fits: OpenMP threads on a shared 2-core machine only wait for each other."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def decide_all(app, templates, action, n=5, **labels):
@@ -135,19 +143,22 @@ def test_no_public_needs_labels_of_both_classes(tmp_path):
 
 
 def test_offtopic_without_embeddings_fits_when_feature_columns_are_all_missing():
-    """No comment names an entity and there are no embeddings: whole feature columns are NaN. Gradient-boosted
-    trees cannot bin them (scikit-learn: 'window shape cannot be larger than input array shape')."""
+    """No embeddings and (almost) no named entities: whole feature columns are NaN, or known in only a few rows
+    (which an early-stopping split can leave all-NaN). Gradient-boosted trees cannot bin an all-NaN column
+    (scikit-learn: 'window shape cannot be larger than input array shape') and cannot split on one with fewer
+    known values than a leaf needs, so both are ignored, at fit and predict alike."""
     rng = np.random.default_rng(0)
     on = [f"the bridge vote was {w}" for w in rng.choice(["close", "fair", "late", "good", "odd"], 20)]
+    on[:2] = ["and Smith says the bridge vote was close", "but Smith says the bridge vote was late"]
     off = [f"my cat likes {w} food" for w in rng.choice(["wet", "dry", "fish", "cheap", "new"], 20)]
     comments = on + off
     articles = [ARTICLE] * 40
     y = np.r_[np.zeros(20), np.ones(20)].astype(int)
-    model = models.OffTopicClassifier(use_embeddings=False, min_samples_leaf=3).fit(comments, articles, y)
+    model = models.OffTopicClassifier(use_embeddings=False, max_iter=50, min_samples_leaf=3).fit(comments, articles, y)
     X = model.features(comments, articles)
-    names = model.feature_names
-    assert np.isnan(X[:, names.index("entity_overlap")]).all() and np.isnan(X[:, names.index("cos_title")]).all()
-    assert model.dead_[names.index("entity_overlap")]
-    p = model.predict_proba(["the vote on the bridge was late", "my cat likes fish food", "no article here"],
+    col = {name: i for i, name in enumerate(model.feature_names)}
+    assert np.isnan(X[:, col["cos_title"]]).all() and (~np.isnan(X[:, col["entity_overlap"]])).sum() == 2
+    assert model.dead_[col["cos_title"]] and model.dead_[col["entity_overlap"]] and not model.dead_[col["tfidf_cos"]]
+    p = model.predict_proba(["the vote on the bridge was late", "my cat likes fish food", "Smith has a cat"],
                             [ARTICLE, ARTICLE, None])[:, 1]
     assert np.isfinite(p).all() and p[1] > p[0]

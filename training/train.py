@@ -193,7 +193,9 @@ def _train_labelled_only(lab: pd.DataFrame, quick: bool):
     if not quick:
         store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
         get_encoder().store = store
-    off = models.OffTopicClassifier(use_embeddings=not quick, min_samples_leaf=max(2, min(20, len(topic) // 10)))
+    small = len(topic) < 2000  # a site's first exports: fewer, shallower trees than for the public sets
+    off = models.OffTopicClassifier(use_embeddings=not quick, max_iter=100 if small else 300,
+                                    min_samples_leaf=max(2, min(20, len(topic) // 10)))
     log.info("fitting off-topic head on %d labelled rows (%d off-topic)", len(topic), int(topic.label.sum()))
     off.fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy())
     data_log = {"abuse_train": _describe("abuse train", labelled_abuse_rows(lab)),
