@@ -162,3 +162,42 @@ def test_offtopic_without_embeddings_fits_when_feature_columns_are_all_missing()
     p = model.predict_proba(["the vote on the bridge was late", "my cat likes fish food", "Smith has a cat"],
                             [ARTICLE, ARTICLE, None])[:, 1]
     assert np.isfinite(p).all() and p[1] > p[0]
+
+
+def test_models_list_promote_rollback(exports, tmp_path, monkeypatch):
+    import models.bundle
+    bundles = tmp_path / "bundles"
+    monkeypatch.setattr(models.bundle, "BUNDLES", bundles)
+    monkeypatch.setattr(models.bundle, "DEFAULT_POINTER", bundles / "current.txt")
+    for version in ("site-1", "site-2"):
+        result = cli("train", "--labelled", str(exports["jsonl"]), "--no-public", "--quick", "--version", version)
+        assert result.exit_code == 0, result.output
+    assert models.load_bundle().version == "site-2"   # no pointer yet: the newest folder
+
+    assert cli("models", "promote", "site-1").exit_code == 0
+    assert (bundles / "current.txt").read_text() == "site-1\n" and models.load_bundle().version == "site-1"
+    listing = cli("models", "list").output
+    rows = {line[2:].split()[0]: line for line in listing.splitlines() if line.startswith(("* ", "  site"))}
+    assert rows["site-1"].startswith("* ") and rows["site-2"].startswith("  ")
+    assert " 50 " in rows["site-1"] and "labelled-only quick" in rows["site-1"]
+    assert "rollback goes back to: site-2" in listing
+
+    # a bundle that does not load, or no bundle at all, is refused and the default stays
+    broken = bundles / "broken"
+    broken.mkdir()
+    (broken / "metadata.json").write_text(json.dumps({"version": "broken", "format_version": 99}))
+    for bad in ("broken", "nope", "../bundles/site-2"):
+        result = cli("models", "promote", bad)
+        assert result.exit_code == 1 and ("not made the default" in result.stderr or "no bundle" in result.stderr)
+    assert (bundles / "current.txt").read_text() == "site-1\n"
+
+    # train --set-default promotes through the same history
+    result = cli("train", "--labelled", str(exports["csv"]), "--no-public", "--quick", "--version", "site-3",
+                 "--set-default")
+    assert result.exit_code == 0, result.output
+    assert models.load_bundle().version == "site-3"
+    assert cli("models", "rollback").exit_code == 0 and models.load_bundle().version == "site-1"
+    assert cli("models", "rollback").exit_code == 0 and models.load_bundle().version == "site-2"
+    result = cli("models", "rollback")
+    assert result.exit_code == 1 and "nothing to roll back to" in result.stderr
+    assert models.load_bundle().version == "site-2"

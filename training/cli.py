@@ -57,9 +57,16 @@ def train_command(root, out, version, quick, set_default, threads, labelled, no_
                        public=not no_public)
     except LabelledDataError as e:
         raise click.ClickException(str(e)) from None
-    if set_default:
-        models.bundle.DEFAULT_POINTER.write_text(folder.resolve().relative_to(models.bundle.BUNDLES.resolve()).as_posix() + "\n")
     click.echo(f"bundle written to {folder}")
+    if set_default:
+        from training import registry
+
+        try:
+            version = folder.resolve().relative_to(models.bundle.BUNDLES.resolve()).as_posix()
+        except ValueError:
+            raise click.ClickException(f"--set-default: {folder} is not under {models.bundle.BUNDLES}") from None
+        registry.promote(version)
+        click.echo(f"{version} is now the default bundle (`moderation models rollback` undoes it)")
 
 
 COMMANDS.append(train_command)
@@ -118,3 +125,60 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
 
 
 COMMANDS.append(evaluate_command)
+
+
+@click.group("models")
+def models_group():
+    """The bundles under models/bundles/ and which one the service loads: list, promote, roll back."""
+
+
+@models_group.command("list")
+def models_list():
+    """Versions, training date, which is the default, and key held-out metrics from each bundle's metadata."""
+    from training import registry
+
+    found = registry.bundles()
+    if not found:
+        click.echo("no bundles; build one with `moderation train`")
+        return
+    click.echo(f"{'':2}{'version':24} {'trained':25} {'mode':20} {'labelled rows':>13}  key metrics (ROC-AUC)")
+    for b in found:
+        meta = b["meta"]
+        if "error" in meta:
+            click.echo(f"{'*' if b['default'] else ' ':2}{b['version']:24} {meta['error']}")
+            continue
+        labelled = sum(f.get("rows", 0) for f in meta.get("labelled_exports") or [])
+        metrics = " ".join(f"{k}={v:.3f}" for k, v in registry.key_metrics(meta).items()) or "-"
+        click.echo(f"{'*' if b['default'] else ' ':2}{b['version']:24} {str(meta.get('trained_at', '?')):25} "
+                   f"{str(meta.get('mode', '?')):20} {labelled:>13}  {metrics}")
+    earlier = registry.history()
+    click.echo(f"* = default; rollback goes back to: {earlier[-1] if earlier else 'nothing (no earlier default)'}")
+
+
+@models_group.command("promote")
+@click.argument("version")
+def models_promote(version):
+    """Make VERSION (a folder under models/bundles/) the default bundle; the current one is kept for rollback."""
+    from training import registry
+
+    try:
+        previous = registry.promote(version)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"default bundle: {version} (was {previous}); restart the service to load it")
+
+
+@models_group.command("rollback")
+def models_rollback():
+    """Make the previous default bundle the default again."""
+    from training import registry
+
+    replaced = registry.current()
+    try:
+        version = registry.rollback()
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"default bundle: {version} (was {replaced}); restart the service to load it")
+
+
+COMMANDS.append(models_group)
