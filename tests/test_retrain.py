@@ -201,3 +201,28 @@ def test_models_list_promote_rollback(exports, tmp_path, monkeypatch):
     result = cli("models", "rollback")
     assert result.exit_code == 1 and "nothing to roll back to" in result.stderr
     assert models.load_bundle().version == "site-2"
+
+
+def test_openapi_documents_feedback_and_export(app, client):
+    doc = client.get("/openapi.json").get_json()
+    served = {(r.rule, m) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}
+              if r.endpoint.startswith("review_api.")}
+    assert served == {("/v1/feedback", "POST"), ("/v1/export", "GET")}
+    for path, method in served:
+        assert method.lower() in doc["paths"][path]
+    schemas = doc["components"]["schemas"]
+    assert schemas["FeedbackRequest"]["required"] == ["comment_id", "type"]
+    assert set(schemas["LabelledRow"]["properties"]) == {"id", "text", "article_id", "article_title",
+                                                          "article_body", "abusive", "off_topic"}
+    refs = [op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+            for ops in doc["paths"].values() for op in ops.values()]
+    assert all(ref.split("/")[-1] in schemas for ref in refs if ref)   # every $ref resolves
+    page = client.get("/docs").get_data(as_text=True)
+    assert "POST /v1/feedback" in page and "GET /v1/export" in page
+
+
+def test_openapi_feedback_example_is_accepted(app, client, api_key):
+    example = client.get("/openapi.json").get_json()["components"]["schemas"]["FeedbackRequest"]["example"]
+    add_held(app, 1)
+    response = client.post("/v1/feedback", headers={"X-API-Key": api_key}, json=example)
+    assert response.status_code == 200 and response.get_json()["status"] == "rejected"

@@ -17,6 +17,62 @@ FEEDBACK_TYPES = ("flag", "correction")
 MAX_NOTE = 2000
 
 
+def _openapi():
+    """/v1/feedback and /v1/export in /openapi.json and /docs, beside the core endpoints."""
+    from service.openapi import _errors, _json
+
+    def error(code, text):
+        return {str(code): {"description": text, "content": _json("Error")}}
+
+    label = {"type": ["boolean", "null"], "description": "corrected label (absent: unchanged)"}
+    feedback_request = {
+        "type": "object", "required": ["comment_id", "type"], "additionalProperties": True,
+        "properties": {
+            "comment_id": {"type": "string", "description": "the CMS's id of a comment sent to /v1/moderate"},
+            "type": {"type": "string", "enum": list(FEEDBACK_TYPES),
+                     "description": "flag: a reader reported it, back into the queue; correction: the CMS overrules "
+                                    "the decision and it becomes a label"},
+            "decision": {"type": "string", "enum": ["publish", "reject"], "description": "with type correction"},
+            "abusive": label, "off_topic": label,
+            "note": {"type": "string", "maxLength": MAX_NOTE}},
+        "example": {"comment_id": "c1", "type": "correction", "decision": "reject", "abusive": True}}
+    feedback_result = {"type": "object", "properties": {
+        "comment_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["published", "held", "approved", "rejected"]},
+        "reasons": {"type": "array", "items": {"type": "string"}}}}
+    row = {"type": "object", "description": "one line of the labelled export (README, 'Labelled data format')",
+           "properties": {name: {"type": "string"} for name in export.COLUMNS[:5]} |
+           {name: {"type": "integer", "enum": [0, 1]} for name in export.COLUMNS[5:]}}
+    paths = {
+        "/v1/feedback": {"post": {
+            "summary": "Report a published comment (reader flag) or correct a decision (becomes a label)",
+            "requestBody": {"required": True, "content": _json("FeedbackRequest")},
+            "responses": {"200": {"description": "the comment's new state", "content": _json("FeedbackResult")},
+                          **_errors(400, 401, 404, 413, 415, 429),
+                          **error(409, "a flag on a comment that is already rejected"),
+                          **error(422, "a field has a bad value (the error names it)")}}},
+        "/v1/export": {"get": {
+            "summary": "The key's site's human-labelled comments, the data `moderation train --labelled` reads",
+            "parameters": [
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(export.FORMATS),
+                                                             "default": "jsonl"}},
+                {"name": "since", "in": "query", "description": "decisions from this date (YYYY-MM-DD) on",
+                 "schema": {"type": "string", "format": "date"}}],
+            "responses": {"200": {"description": "streamed file, one row per decided comment (latest decision)",
+                                  "content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/LabelledRow"}},
+                                              "text/csv": {"schema": {"type": "string"}}}},
+                          **_errors(401, 429), **error(422, "bad format or since")}}},
+    }
+    return paths, {"FeedbackRequest": feedback_request, "FeedbackResult": feedback_result, "LabelledRow": row}
+
+
+@bp.record_once
+def _document(state):
+    from service.openapi import add_paths
+
+    add_paths(state.app, *_openapi())
+
+
 def _optional_bool(data, name):
     value = data.get(name)
     if value is not None and not isinstance(value, bool):
