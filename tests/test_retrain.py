@@ -92,6 +92,8 @@ def test_export_train_load_score_round_trip(exports, tmp_path, fmt):
     meta = json.loads((out / "metadata.json").read_text())
     digest = hashlib.sha256(exports[fmt].read_bytes()).hexdigest()
     assert meta["public_data"] is False
+    cv = meta["metrics"]["cross_validated"]   # folds by article: one article here, so stratified folds
+    assert cv["abusive_roc_auc_labelled_cv3"] > 0.9 and cv["off_topic_roc_auc_labelled_cv3"] > 0.8, cv
     assert meta["labelled_exports"] == [{"path": str(exports[fmt]), "rows": 50, "sha256": digest, "abusive": 20,
                                          "off_topic": 10, "off_topic_labelled": 50}]
     card = (out / "MODEL_CARD.md").read_text()
@@ -180,6 +182,7 @@ def test_models_list_promote_rollback(exports, tmp_path, monkeypatch):
     rows = {line[2:].split()[0]: line for line in listing.splitlines() if line.startswith(("* ", "  site"))}
     assert rows["site-1"].startswith("* ") and rows["site-2"].startswith("  ")
     assert " 50 " in rows["site-1"] and "labelled-only quick" in rows["site-1"]
+    assert "abuse:labelled_cv3=" in rows["site-1"] and "topic:labelled_cv3=" in rows["site-1"]
     assert "rollback goes back to: site-2" in listing
 
     # a bundle that does not load, or no bundle at all, is refused and the default stays

