@@ -229,3 +229,20 @@ def test_openapi_feedback_example_is_accepted(app, client, api_key):
     add_held(app, 1)
     response = client.post("/v1/feedback", headers={"X-API-Key": api_key}, json=example)
     assert response.status_code == 200 and response.get_json()["status"] == "rejected"
+
+
+def test_which_labelled_rows_teach_which_head(tmp_path):
+    """Every row teaches the abuse head; only rows with an off_topic label and an article teach the topic head."""
+    from training.train import labelled_abuse_rows, labelled_topic_rows, load_labelled
+    export = tmp_path / "mixed.csv"
+    export.write_text("text,abusive,off_topic,article_title,article_body\n"
+                      "idiot,1,0,Bridge vote,\n"          # both heads
+                      "nice work,0,,Bridge vote,\n"       # off_topic not labelled: abuse only
+                      "buy watches,0,1,,\n"               # no article: abuse only
+                      "first!,0,1,,The council voted.\n")  # body only counts as an article
+    lab, files = load_labelled([export])
+    abuse, topic = labelled_abuse_rows(lab), labelled_topic_rows(lab)
+    assert list(abuse.label) == [1, 0, 0, 0] and set(abuse.source) == {"labelled:mixed.csv"}
+    assert np.isnan(abuse.insult[0]) and (abuse.insult[1:] == 0).all()   # not abusive = none of the types
+    assert list(topic.comment) == ["idiot", "first!"] and list(topic.label) == [0, 1]
+    assert files[0]["rows"] == 4 and files[0]["off_topic_labelled"] == 3 and files[0]["off_topic"] == 2

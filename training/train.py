@@ -160,8 +160,10 @@ def load_labelled(paths) -> tuple[pd.DataFrame, list[dict]]:
 
 
 def labelled_abuse_rows(lab: pd.DataFrame) -> pd.DataFrame:
+    """Abuse-head rows; as in the public sets, a comment that is not abusive is none of the abuse types."""
+    sub = np.where(lab.abusive.to_numpy(int) == 0, 0.0, np.nan)
     return pd.DataFrame({"text": lab.text, "label": lab.abusive.astype(int), "group": lab.group,
-                         "source": lab.source, "split": "train"}).assign(**{k: np.nan for k in data.SUB_LABELS})
+                         "source": lab.source, "split": "train"}).assign(**{k: sub for k in data.SUB_LABELS})
 
 
 def labelled_topic_rows(lab: pd.DataFrame) -> pd.DataFrame:
