@@ -1,6 +1,6 @@
 """Labelled export: CLI and endpoints produce exactly what training.data.load_labelled_export reads; round trip
 export -> load -> train a tiny bundle with the models' estimators -> the bundle scores like its labels ->
-`moderation evaluate --labelled` reads the same file. (`moderation train` takes no export yet.)"""
+`moderation evaluate --labelled` reads the same file. (`moderation train --labelled`: test_retrain.py.)"""
 import json
 
 import pytest
@@ -128,8 +128,7 @@ def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_pa
 
     abuse = models.AbuseClassifier(use_embeddings=False).fit(df["text"], df["abusive"])
     articles = [{"title": t, "body": b} for t, b in zip(df["article_title"], df["article_body"])]
-    # with its encoder: use_embeddings=False leaves all-NaN feature columns, which HistGradientBoosting
-    # cannot bin on scikit-learn 1.9 (reported to the models engineer)
+    # with its encoder (use_embeddings=False works too since all-NaN columns are ignored: test_retrain.py)
     off_topic = models.OffTopicClassifier().fit(list(df["text"]), articles, df["off_topic"])
     models.Bundle(abuse=abuse, off_topic=off_topic, metadata={"version": "from-export"}).save(tmp_path / "b")
     bundle = models.load_bundle(tmp_path / "b")

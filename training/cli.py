@@ -24,7 +24,7 @@ def score_command(input, output, bundle_path, batch_size):
 COMMANDS.append(score_command)
 
 
-@click.command("train", help="Train the abuse, spam and off-topic heads from the public data sets into a bundle folder.")
+@click.command("train", help="Train the abuse, spam and off-topic heads from the public data sets and/or the site's labelled exports (--labelled) into a bundle folder.")
 @click.option("--data", "root", type=click.Path(exists=True, file_okay=False), default=None,
               help="Folder with the public data sets (default: ../shared/data next to the project).")
 @click.option("--output", "out", type=click.Path(file_okay=False), default=None,
