@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/score_speed.py [--n 10000] [--latency-n 300] [--bundle FOLDER] [--data ../shared/data]
 
-Measures: bundle load time and memory (fresh process); `moderation score` comments/s on N comments with
-articles (a real subprocess, JSONL in and out, load time included and excluded), and its peak memory on
+Measures: bundle load time and memory (fresh process); `moderation score` comments/s on N comments spread
+over 200 articles (a real subprocess, JSONL in and out, load time included and excluded), and its peak memory on
 N/10 and N lines (streaming keeps it flat); single-comment latency (median, p99) in one process.
 Comments and articles come from ../shared/data (SemEval questions, ARC debates, FNC-1 news bodies), read
 at run time and never written into the project.
@@ -24,12 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def comment_pairs(data_root: Path, n: int) -> list[dict]:
-    """n score-input lines: a third each SemEval, ARC and FNC-1 (long news bodies), cycled if short."""
+def comment_pairs(data_root: Path, n: int, articles: int) -> list[dict]:
+    """n score-input lines: a third each SemEval, ARC and FNC-1 (long news bodies), cycled if short,
+    under `articles` distinct articles in all (a busy site: many comments per article)."""
     from training.data import load_topic_sets
 
     tp = load_topic_sets(data_root, sources=("semeval2016_cqa", "arc", "fnc1"))
-    parts = [tp[tp.source == s].sample(frac=1.0, random_state=0) for s in ("semeval2016_cqa", "arc", "fnc1")]
+    tp = tp.assign(_article=tp.article_title + "\n" + tp.article_body)
+    parts = []
+    for source in ("semeval2016_cqa", "arc", "fnc1"):
+        part = tp[tp.source == source].sample(frac=1.0, random_state=0)
+        keep = part["_article"].drop_duplicates().head(max(1, articles // 3))
+        parts.append(part[part["_article"].isin(set(keep))])
     lines = []
     for i in range(n):
         part = parts[i % 3]
@@ -79,6 +85,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--latency-n", type=int, default=300)
+    ap.add_argument("--articles", type=int, default=200, help="distinct articles the comments are spread over")
     ap.add_argument("--bundle", default=None)
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     args = ap.parse_args(argv)
@@ -87,7 +94,7 @@ def main(argv=None):
     from profanity_check import predict_prob
 
     load_avg = os.getloadavg()
-    lines = comment_pairs(Path(args.data), args.n)
+    lines = comment_pairs(Path(args.data), args.n, args.articles)
     rows = []
     load = run_child(LOAD_CODE.format(bundle=args.bundle))
     rows.append(("bundle load (fresh process)", f"{load['load_s']:.2f} s", f"peak RSS {load['rss_mb']:.0f} MB"))
@@ -106,19 +113,22 @@ def main(argv=None):
         wall, rss = peak_rss_of(cmd_base + [str(full), "--output", os.devnull] + extra)
     rate_all = args.n / wall
     rate_scoring = args.n / max(wall - load["first_score_s"], 1e-9)
-    rows.append((f"`moderation score` {args.n} comments with articles", f"{rate_all:.1f} comments/s",
+    rows.append((f"`moderation score` {args.n} comments under {args.articles} articles", f"{rate_all:.1f} comments/s",
                  f"{wall:.1f} s wall incl. load; {rate_scoring:.1f}/s excl. load"))
     rows.append((f"`moderation score` peak RSS, {args.n // 10} vs {args.n} lines", f"{rss_small:.0f} vs {rss:.0f} MB",
                  "streaming: memory does not grow with input"))
 
     bundle = models.load_bundle(args.bundle)
     bundle.score("warm up", {"title": "Warm-up"})
-    sample = lines[: args.latency_n]
-    lat = []
+    sample = lines[: args.latency_n]  # spread over the articles: some first comments, some repeats
+    lat, lat_new, lat_seen, seen = [], [], [], set()
     for x in sample:
+        key = json.dumps(x["article"], sort_keys=True)
         t = time.perf_counter()
         bundle.score(x["text"], x["article"] or None)
         lat.append((time.perf_counter() - t) * 1000)
+        (lat_seen if key in seen else lat_new).append(lat[-1])
+        seen.add(key)
     base_lat = []
     for x in sample:
         t = time.perf_counter()
@@ -131,6 +141,10 @@ def main(argv=None):
     bmed, bp99 = statistics.median(base_lat), percentile(base_lat, 99)
     rows.append((f"single comment latency, {len(sample)} comments (bundle.score)", f"median {med:.1f} ms",
                  f"p99 {p99:.1f} ms"))
+    for name, values in (("article seen before (cached)", lat_seen), ("first comment on an article", lat_new)):
+        if values:
+            rows.append((f"  of which {name}: {len(values)}", f"median {statistics.median(values):.1f} ms",
+                         f"p99 {percentile(values, 99):.1f} ms"))
     rows.append(("baseline: alt-profanity-check, one comment", f"median {bmed:.2f} ms",
                  f"p99 {bp99:.2f} ms; bundle median is {med / bmed:.0f}x"))
     rows.append((f"baseline: alt-profanity-check batch of {len(lines)}", f"{base_rate:.0f} comments/s",
