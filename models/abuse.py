@@ -31,10 +31,16 @@ def _trim(text: str, b: int, e: int) -> tuple[int, int]:
 
 class AbuseClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, use_embeddings: bool = True, C: float = 1.0, embedding_weight: float = 1.5,
-                 max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None):
+                 max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None,
+                 stack_weight: float | None = None, embedding_C: float = 1.0):
+        """stack_weight: None joins embeddings to the n-grams in one regression; a number stacks instead: the
+        n-gram heads see n-grams only, a separate regression sees the embedding, and the abusive margin is
+        n-gram margin + stack_weight * embedding margin (still one linear product when scoring)."""
         self.use_embeddings = use_embeddings
         self.C = C
         self.embedding_weight = embedding_weight
+        self.stack_weight = stack_weight
+        self.embedding_C = embedding_C
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.encoder = encoder
@@ -51,8 +57,12 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         if self.use_embeddings:
             if embeddings is None:
                 embeddings = self._encoder().encode(norm_texts)
-            parts.append(sp.csr_matrix(embeddings * self.embedding_weight))
+            parts.append(sp.csr_matrix(embeddings * (1.0 if self._stacked else self.embedding_weight)))
         return sp.hstack(parts, format="csr")
+
+    @property
+    def _stacked(self) -> bool:
+        return self.use_embeddings and getattr(self, "stack_weight", None) is not None
 
     def _new_lr(self):
         return LogisticRegression(C=self.C, solver="liblinear", max_iter=200)
@@ -72,11 +82,16 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
                                      max_features=self.max_char_features)
         self.word_.fit(texts)
         self.char_.fit(texts)
-        emb = self._encoder().encode(texts) if self.use_embeddings else None
-        M_all = self._matrix(texts, emb)
+        if self._stacked:  # n-gram heads first; the embedding regression is added by fit_embedding_head
+            M_all = sp.hstack([self.word_.transform(texts), self.char_.transform(texts)], format="csr")
+        else:
+            M_all = self._matrix(texts, self._encoder().encode(texts) if self.use_embeddings else None)
         M, y = M_all[main], y[main].astype(int)
         self.lr_ = self._new_lr().fit(M, y)
-        if calibration is not None:
+        self.emb_lr_ = None
+        if self._stacked:
+            pass  # calibrated below, on the stacked margin
+        elif calibration is not None:
             cal_texts = [normalize(t) for t in calibration[0]]
             margins = self.lr_.decision_function(self._matrix(cal_texts))
             self.platt_ = Platt().fit(margins, calibration[1])
@@ -91,6 +106,24 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
             known = ~np.isnan(labels)
             if known.sum() >= 20 and len(np.unique(labels[known])) == 2:
                 self.sub_[name] = self._new_lr().fit(M_all[known], labels[known].astype(int))
+        if self._stacked:
+            self.fit_embedding_head([t for t, m in zip(X, main) if m], y, calibration)
+        return self
+
+    def fit_embedding_head(self, X, y, calibration):
+        """The stacked embedding regression on texts X (labels y), then Platt scaling of the stacked margin on
+        calibration (texts, y). Separate from fit so it can learn from the rows whose embeddings are at hand."""
+        if not self._stacked:
+            raise ValueError("fit_embedding_head needs use_embeddings=True and a stack_weight")
+        emb = self._encoder().encode([normalize(t) for t in X])
+        self.emb_lr_ = LogisticRegression(C=self.embedding_C, solver="liblinear", max_iter=200).fit(emb, np.asarray(y, int))
+        self._W = None
+        if calibration is None:
+            raise ValueError("a stacked head is calibrated on held-out (texts, y): pass calibration")
+        M, owner = self._rows(list(calibration[0]))
+        W, b = self._linear()
+        margins = self._max_by_owner(np.asarray(M @ W[:, 0]).ravel() + b[0], owner, len(calibration[0]))
+        self.platt_ = Platt().fit(margins, np.asarray(calibration[1]))
         return self
 
     # -- scoring --------------------------------------------------------------------------
@@ -135,8 +168,14 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
     def _linear(self):
         if getattr(self, "_W", None) is None:
             heads = [self.lr_, *self.sub_.values()]
-            self._W = np.column_stack([h.coef_.ravel() for h in heads])
-            self._b = np.array([h.intercept_[0] for h in heads])
+            W = np.column_stack([h.coef_.ravel() for h in heads])
+            b = np.array([h.intercept_[0] for h in heads])
+            if self._stacked:  # embedding columns: the stacked regression's weights on the abusive head only
+                E = np.zeros((self.emb_lr_.coef_.shape[1], W.shape[1]))
+                E[:, 0] = self.stack_weight * self.emb_lr_.coef_.ravel()
+                W = np.vstack([W, E])
+                b[0] += self.stack_weight * self.emb_lr_.intercept_[0]
+            self._W, self._b = W, b
         return self._W, self._b
 
     def predict_proba(self, X):

@@ -1,7 +1,9 @@
 """The models API on a tiny bundle trained in seconds from examples written here."""
 import json
+import pickle
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 import models
@@ -220,6 +222,24 @@ def test_abuse_head_with_sentence_embeddings():
     p = clf.predict_proba(["you stupid moron", "a fair article on the budget"])[:, 1]
     assert p[0] > p[1]
     assert clf.lr_.coef_.shape[1] == len(clf.word_.vocabulary_) + len(clf.char_.vocabulary_) + 384
+
+
+def test_stacked_embedding_head_adds_its_margin_to_the_ngram_margin():
+    clf = models.AbuseClassifier(use_embeddings=True, stack_weight=2.0, max_word_features=2000, max_char_features=5000)
+    clf.fit(NICE + NASTY, [0] * 10 + [1] * 10, calibration=(NICE[:5] + NASTY[:5], [0] * 5 + [1] * 5))
+    assert clf.lr_.coef_.shape[1] == len(clf.word_.vocabulary_) + len(clf.char_.vocabulary_)  # n-grams only
+    assert clf.emb_lr_.coef_.shape[1] == 384
+    texts = ["you stupid moron", "a fair article on the budget"]
+    p = clf.predict_proba(texts)[:, 1]
+    assert p[0] > p[1]
+    norm = [normalize(t) for t in texts]
+    ngram = clf.lr_.decision_function(sp.hstack([clf.word_.transform(norm), clf.char_.transform(norm)]).tocsr())
+    emb = clf.emb_lr_.decision_function(clf._encoder().encode(norm))
+    assert np.allclose(p, clf.platt_(ngram + 2.0 * emb), atol=1e-6)
+    again = pickle.loads(pickle.dumps(clf))
+    assert np.allclose(again.predict_proba(texts)[:, 1], p, atol=1e-6)
+    with pytest.raises(ValueError, match="calibration"):
+        models.AbuseClassifier(use_embeddings=True, stack_weight=1.0).fit(NICE + NASTY, [0] * 10 + [1] * 10)
 
 
 def test_estimators_follow_the_sklearn_api(tiny):
