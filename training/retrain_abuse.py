@@ -1,6 +1,6 @@
 """Add a stacked sentence-embedding regression to a bundle's abuse head; the other heads are kept as they are.
 
-    python -m training.retrain_abuse --base models/bundles/2026.11.27 --version 2026.11.27.2 \
+    python -m training.retrain_abuse --base models/bundles/2026.11.27 --version 2026.11.27.3 \
         --cache .cache/embeddings.pkl --stack-weight W --embedding-C C
 
 Why not a full `moderation train`: encoding all ~55k abuse training texts takes over an hour on the
