@@ -6,7 +6,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     MODERATION_HOST=0.0.0.0 MODERATION_PORT=8000 MODERATION_WORKERS=2 \
-    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 \
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 MODERATION_CACHE_DIR=/app/cache \
     MODERATION_DATABASE_URL=sqlite:////app/instance/moderation.sqlite
 
 WORKDIR /app
@@ -17,7 +17,9 @@ COPY models ./models
 COPY service ./service
 COPY training ./training
 # Editable, as in the README: the bundle is read from /app/models/bundles where it was copied.
+# The encoder's ONNX graph is exported and checked against torch here, once, not in every container.
 RUN pip install -e . \
+    && python -c "from models.encoder import Encoder; assert Encoder().backend == 'onnx'" \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin moderation \
     && mkdir -p /app/instance && chown moderation /app/instance
 

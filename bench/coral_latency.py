@@ -138,7 +138,7 @@ def main():
              ("service", "moderate"): "`POST /v1/moderate` (score + store)",
              ("service", "coral"): "`POST /coral/moderate` (verify + lookup + score)"}
     print(f"\nCoral endpoint latency: wrk -t1 -d{args.duration}s against gunicorn on 127.0.0.1, {args.workers} sync "
-          f"workers, {os.cpu_count()} CPUs shared with wrk, SQLite, torch 1 thread/worker; 1-min load average "
+          f"workers, {os.cpu_count()} CPUs shared with wrk, SQLite, encoder 1 thread/worker; 1-min load average "
           f"{load_before:.1f} before the run (other processes on the machine)\n")
     print("| endpoint | connections | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|---|---|")

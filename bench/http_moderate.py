@@ -167,11 +167,11 @@ def wrk(port, script, seconds, connections, tag, pause_ms=0):
 
 
 def model_only_ms(n=40):
-    """The model alone in this process (1 torch thread, same comments and article): what HTTP adds is the rest."""
-    import torch
+    """The model alone in this process (1 encoder thread, same comments and article): what HTTP adds is the rest."""
+    from models.encoder import set_threads
 
     import models
-    torch.set_num_threads(1)
+    set_threads(1)
     bundle = models.load_bundle()
     article = models.Article(title=ARTICLE["title"], body=ARTICLE["body"])
     bundle.score_many([(t, article) for t in TEXTS])
@@ -253,7 +253,7 @@ def main():
     log.close()
 
     print(f"\nHTTP benchmark, wrk -t1 -c{args.connections} -d{args.duration}s against gunicorn on 127.0.0.1 "
-          f"(sync workers, {os.cpu_count()} CPUs shared with wrk), model {version}, {db_name}, torch 1 thread/worker\n")
+          f"(sync workers, {os.cpu_count()} CPUs shared with wrk), model {version}, {db_name}, encoder 1 thread/worker\n")
     print("| endpoint | workers | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|---|")
     for kind, workers, r in rows:

@@ -64,12 +64,12 @@ def serve(host, port, workers, timeout):
 
 
 def _worker_app():
-    """One gunicorn worker: torch limited to TORCH_THREADS (workers, not threads, use the cores), then the app."""
+    """One gunicorn worker: the encoder limited to ENCODER_THREADS (workers, not threads, use the cores), then the app."""
     from service.config import load_config
-    threads = load_config().get("TORCH_THREADS")
+    threads = load_config().get("ENCODER_THREADS")
     if threads:
-        import torch
-        torch.set_num_threads(int(threads))
+        from models.encoder import set_threads
+        set_threads(int(threads))
     return _app()
 
 

@@ -17,7 +17,7 @@ DEFAULTS = {
     "BUNDLE": None,               # model bundle folder; None: the shipped default under models/bundles/.
     "LOAD_BUNDLE_AT_START": True,  # load in create_app, i.e. once per gunicorn worker before its first request.
     "AUTO_MIGRATE": True,         # upgrade the database schema to head in create_app.
-    "TORCH_THREADS": 1,           # `moderation serve`: torch threads per worker (workers, not threads, scale).
+    "ENCODER_THREADS": 1,         # `moderation serve`: encoder threads per worker (workers, not threads, scale).
     "MAX_CONTENT_LENGTH": 256 * 1024,  # bytes per request body; larger bodies get 413.
     "MAX_TEXT_CHARS": 5000,       # longer comments are held with reason `too_long`.
     "BATCH_MAX_ITEMS": 100,       # items per POST /v1/moderate/batch.

@@ -1,0 +1,50 @@
+"""The sentence encoder: ONNX Runtime and torch give the same embeddings; a broken ONNX graph falls back."""
+import numpy as np
+import pytest
+
+from models import encoder as E
+
+TEXTS = ["Great reporting, more of this please.", "Ünïcödé café 😀 l33t sp34k", "word " * 400, "x"]
+
+
+@pytest.fixture(scope="module")
+def torch_encoder():
+    return E.Encoder(backend="torch")
+
+
+def test_onnx_matches_torch_including_windowed_long_text(torch_encoder):
+    onnx = E.Encoder(backend="onnx")
+    assert onnx.backend == "onnx" and onnx.model is None  # torch weights are not kept
+    a, b = torch_encoder.encode_chunks(TEXTS), onnx.encode_chunks(TEXTS)
+    assert len(b[2].ranges) > 1  # the long text was windowed, not truncated
+    for x, y in zip(a, b):
+        assert x.ranges == y.ranges
+        assert np.abs(x.vectors - y.vectors).max() < E.MAX_EXPORT_DIFF
+
+
+def test_broken_onnx_file_falls_back_to_torch_or_raises_when_asked_for(tmp_path, monkeypatch, torch_encoder):
+    monkeypatch.setenv("MODERATION_CACHE_DIR", str(tmp_path))
+    path = E._onnx_file(torch_encoder.model_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not an onnx graph")
+    auto = E.Encoder(backend="auto")
+    assert auto.backend == "torch"
+    np.testing.assert_allclose(auto.encode(TEXTS[:1]), torch_encoder.encode(TEXTS[:1]), atol=1e-6)
+    with pytest.raises(Exception):
+        E.Encoder(backend="onnx")
+
+
+def test_export_is_checked_once_then_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODERATION_CACHE_DIR", str(tmp_path))
+    first = E.Encoder(backend="onnx")
+    marker = E._onnx_file(first.model_path).with_suffix(".checked")
+    assert marker.exists() and "difference" in marker.read_text()
+    monkeypatch.setattr(E.Encoder, "_export", lambda self, path: pytest.fail("exported twice"))
+    monkeypatch.setattr(E.Encoder, "_load_torch", lambda self: pytest.fail("checked twice"))
+    again = E.Encoder(backend="onnx")
+    np.testing.assert_allclose(again.encode(TEXTS), first.encode(TEXTS), atol=1e-6)
+
+
+def test_unknown_backend_is_an_error():
+    with pytest.raises(ValueError, match="backend"):
+        E.Encoder(backend="tensorflow")
