@@ -15,6 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .calibration import Platt
 from .normalize import normalize, normalize_with_spans
+from .sparse import linear_proba, tfidf
 
 SUB_LABELS = ("insult", "obscene", "identity_attack", "threat")
 WINDOW = 40  # words; long texts are also scored in overlapping windows of this size
@@ -53,7 +54,7 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         return self.encoder
 
     def _matrix(self, norm_texts: list[str], embeddings: np.ndarray | None = None):
-        parts = [self.word_.transform(norm_texts), self.char_.transform(norm_texts)]
+        parts = [tfidf(self.word_, norm_texts), tfidf(self.char_, norm_texts)]
         if self.use_embeddings:
             if embeddings is None:
                 embeddings = self._encoder().encode(norm_texts)
@@ -209,7 +210,7 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         ws = norm.split(" ")
         if not ws or not ranges:
             return []
-        p = self.span_lr_.predict_proba(self.span_vec_.transform(ws))[:, 1]
+        p = linear_proba(self.span_lr_, tfidf(self.span_vec_, ws))
         out: list[dict] = []
         for (b, e), s in zip(ranges, p):
             if s < threshold:

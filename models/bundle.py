@@ -9,6 +9,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import sklearn
 
 from .cues import language
 from .normalize import normalize
@@ -81,7 +82,11 @@ class Bundle:
         return self.score_many([(text, article)])[0]
 
     def score_many(self, items) -> list[Score]:
-        items = list(items)
+        # sklearn's input checks cost several ms per comment; our own features are finite and well-typed
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return self._score_many(list(items))
+
+    def _score_many(self, items) -> list[Score]:
         texts = [_check_text(t) for t, _ in items]
         articles = [Article.coerce(a) for _, a in items]
         if not texts:

@@ -14,7 +14,9 @@ class Platt:
         return self
 
     def __call__(self, margins) -> np.ndarray:
-        return self.lr_.predict_proba(np.asarray(margins, float).reshape(-1, 1))[:, 1]
+        # the fitted sigmoid itself: predict_proba's input checks cost more than this for one comment
+        z = np.asarray(margins, float) * self.lr_.coef_[0, 0] + self.lr_.intercept_[0]
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def logit(p, eps=1e-6):

@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .calibration import Platt, logit
 from .normalize import normalize
+from .sparse import tfidf
 from .cues import STOP, cue_vector, words, NAMES as CUE_NAMES
 
 _ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z]+|[A-Z]{2,}|\d{2,})\b")
@@ -124,7 +125,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
             f.mean_vec = m / (np.linalg.norm(m) or 1.0)
         full = f"{title}\n{body}"
         f.words = _content_words(full)
-        f.tfidf = self.tfidf_.transform([full])
+        f.tfidf = tfidf(self.tfidf_, [full])
         with self._lru_lock:
             lru[key] = f
             while len(lru) > self.cache_size:
@@ -143,7 +144,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
                 comment_vecs[need] = self._encoder().encode([normalize(comments[i]) for i in need])
         rows = []
         nan = float("nan")
-        ctf = self.tfidf_.transform(comments)
+        ctf = tfidf(self.tfidf_, comments)
         for i, (c, a) in enumerate(zip(comments, arts)):
             cues = cue_vector(c)
             pair = [nan] * len(PAIR_NAMES)

@@ -10,6 +10,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .calibration import Platt
 from .cues import cue_vector
+from .sparse import tfidf
 
 
 class SpamClassifier(BaseEstimator, ClassifierMixin):
@@ -19,7 +20,7 @@ class SpamClassifier(BaseEstimator, ClassifierMixin):
     def _matrix(self, texts):
         cues = np.vstack([cue_vector(t) for t in texts]) if texts else np.zeros((0, 13))
         cues = (cues - self.cue_mean_) / self.cue_std_
-        return sp.hstack([self.word_.transform(texts), self.char_.transform(texts),
+        return sp.hstack([tfidf(self.word_, texts), tfidf(self.char_, texts),
                           sp.csr_matrix(cues * 0.3)], format="csr")
 
     def _new_lr(self):
