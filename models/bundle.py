@@ -13,7 +13,7 @@ import sklearn
 
 from .cues import language
 from .normalize import normalize
-from .offtopic import Article
+from .offtopic import Article, article_embeddings
 
 FORMAT_VERSION = 1
 BUNDLES = Path(__file__).resolve().parent / "bundles"
@@ -126,6 +126,14 @@ class Bundle:
                 thresholds=dict(self.thresholds),
             ))
         return out
+
+    def article_embeddings(self, article) -> bytes | None:
+        """What to store with an article so scoring its comments never runs the encoder on it again
+        (None when this bundle's off-topic head uses no embeddings). Pass it back as Article(embeddings=...)."""
+        article = Article.coerce(article)
+        if article is None or not article.known or not self.off_topic.use_embeddings:
+            return None
+        return article_embeddings(article, self.off_topic._encoder())
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, folder) -> Path:

@@ -9,11 +9,12 @@ Article features are cached by article id + content hash, so a busy article is e
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -22,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 
 from .calibration import Platt, logit
+from .encoder import Chunks
 from .normalize import normalize
 from .sparse import tfidf
 from .cues import STOP, cue_vector, words, NAMES as CUE_NAMES
@@ -33,11 +35,17 @@ PAIR_NAMES = ["has_title", "has_body", "cos_title", "cos_body_max", "cos_body_me
               "log_entities", "log_body_windows"]
 
 
+EMBEDDINGS_FORMAT = "all-MiniLM-L6-v2/128-token windows/v1"  # change it when the encoder or windows change
+
+
 @dataclass(frozen=True)
 class Article:
+    """embeddings: what `article_embeddings` returned for this article earlier (e.g. stored when the CMS
+    registered it), so the encoder is not run again; ignored if it was made for other text or another encoder."""
     title: str | None = None
     body: str | None = None
     id: str | None = None
+    embeddings: bytes | None = field(default=None, compare=False, hash=False, repr=False)
 
     @classmethod
     def coerce(cls, article) -> "Article | None":
@@ -56,9 +64,40 @@ class Article:
         return bool((self.title or "").strip() or (self.body or "").strip())
 
     @property
+    def content_hash(self) -> str:
+        return hashlib.sha1(f"{self.title or ''}\x00{self.body or ''}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    @property
     def key(self) -> str:
-        h = hashlib.sha1(f"{self.title or ''}\x00{self.body or ''}".encode("utf-8", "surrogatepass")).hexdigest()
-        return f"{self.id or ''}:{h}"
+        return f"{self.id or ''}:{self.content_hash}"
+
+
+def _encode_article(art: Article, encoder) -> dict[str, Chunks]:
+    parts = [(k, t) for k, t in (("title", (art.title or "").strip()), ("body", (art.body or "").strip())) if t]
+    return dict(zip([k for k, _ in parts], encoder.encode_chunks([t for _, t in parts])))
+
+
+def article_embeddings(article: Article, encoder) -> bytes:
+    """The article's title and body window embeddings as bytes, tagged with its content hash and the encoder."""
+    arrays = {"format": np.array(EMBEDDINGS_FORMAT), "content": np.array(article.content_hash)}
+    for part, chunks in _encode_article(article, encoder).items():
+        arrays[f"{part}_vectors"] = chunks.vectors.astype(np.float32)
+        arrays[f"{part}_ranges"] = np.asarray(chunks.ranges, dtype=np.int64).reshape(-1, 2)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _stored_embeddings(article: Article) -> dict[str, Chunks] | None:
+    """The article's stored embeddings, if they were made for this text by this encoder."""
+    try:
+        with np.load(io.BytesIO(article.embeddings), allow_pickle=False) as z:
+            if str(z["format"]) != EMBEDDINGS_FORMAT or str(z["content"]) != article.content_hash:
+                return None
+            return {part: Chunks(z[f"{part}_vectors"], [tuple(r) for r in z[f"{part}_ranges"].tolist()])
+                    for part in ("title", "body") if f"{part}_vectors" in z.files}
+    except Exception:  # noqa: BLE001 - unreadable bytes: encode again
+        return None
 
 
 def _content_words(text: str) -> set[str]:
@@ -113,9 +152,9 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         title, body = (art.title or "").strip(), (art.body or "").strip()
         f.title_vec = f.body_vecs = f.mean_vec = None
         if self.use_embeddings:
-            enc = self._encoder()
-            texts = [t for t in (title, body) if t]
-            chunks = dict(zip([k for k, t in (("title", title), ("body", body)) if t], enc.encode_chunks(texts)))
+            chunks = _stored_embeddings(art) if art.embeddings else None
+            if chunks is None:
+                chunks = _encode_article(art, self._encoder())
             if "title" in chunks:
                 f.title_vec = chunks["title"].mean
             if "body" in chunks:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from .auth import require_api_key
 from .db import Article, Comment, db_session, iso
 from .errors import ApiError
-from .moderation import moderate_many, response_from_row
+from .moderation import article_embeddings, moderate_many, response_from_row
 from .schema import ARTICLE_FIELDS, MODERATE, Field, batch_schema, check, validate
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -93,6 +93,7 @@ def _path_id(value: str, field: str) -> str:
 def put_article(article_id):
     article_id = _path_id(article_id, "article_id")
     data = validate(json_body(), ARTICLE_FIELDS)
+    embeddings = article_embeddings(data.get("title"), data.get("body"))  # before the transaction: it takes a while
     session = db_session()
     query = select(Article).where(Article.site == g.site, Article.article_id == article_id)
     row = session.scalar(query)
@@ -100,8 +101,13 @@ def put_article(article_id):
     if created:
         row = Article(site=g.site, article_id=article_id)
         session.add(row)
-    for name in ARTICLE_FIELDS:  # PUT replaces: fields not sent are cleared
-        setattr(row, name, data.get(name))
+
+    def fill(row):
+        for name in ARTICLE_FIELDS:  # PUT replaces: fields not sent are cleared
+            setattr(row, name, data.get(name))
+        row.embeddings = embeddings
+
+    fill(row)
     try:
         session.commit()
     except IntegrityError:
@@ -109,8 +115,7 @@ def put_article(article_id):
         row = session.scalar(query)
         if row is None:
             raise
-        for name in ARTICLE_FIELDS:
-            setattr(row, name, data.get(name))
+        fill(row)
         session.commit()
         created = False
     return jsonify(_article_json(row)), 201 if created else 200

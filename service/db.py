@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine, event, make_url
+from sqlalchemy import (JSON, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint, create_engine, event,
+                        make_url)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +41,9 @@ class Article(Base):
     section: Mapped[str | None] = mapped_column(String(255))
     url: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # the encoder's output for title and body (models.Bundle.article_embeddings), computed on PUT so that no
+    # worker runs the encoder on the article when its comments arrive; tagged with the text it was made from
+    embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Comment(Base):

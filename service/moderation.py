@@ -100,7 +100,7 @@ def _resolve_article(session, site: str, article: dict | None):
     if article_id is not None and not (article.get("title") or article.get("body")):
         row = session.scalar(select(Article).where(Article.site == site, Article.article_id == article_id))
         if row is not None:
-            article["title"], article["body"] = row.title, row.body
+            article["title"], article["body"], article["_embeddings"] = row.title, row.body, row.embeddings
             if article.get("section") is None:
                 article["section"] = row.section
     return article_id, article
@@ -111,7 +111,20 @@ def _model_article(article: dict):
     if not (article.get("title") or article.get("body")):
         return None
     # no id: the bundle then caches embeddings by content, so an updated article is never scored stale
-    return models.Article(title=article.get("title"), body=article.get("body"))
+    return models.Article(title=article.get("title"), body=article.get("body"), embeddings=article.get("_embeddings"))
+
+
+def article_embeddings(title, body) -> bytes | None:
+    """Embeddings to store with a registered article; None (its first comment then encodes it) if the model
+    is not loaded or fails: registering an article must not fail because of the model."""
+    import models
+    if not (title or body):
+        return None
+    try:
+        return get_bundle().article_embeddings(models.Article(title=title, body=body))
+    except Exception:  # noqa: BLE001
+        log.exception("article embeddings could not be computed; they will be computed on first use")
+        return None
 
 
 def _score_all(bundle, pairs):

@@ -101,6 +101,46 @@ def test_article_registered_by_put_is_used_when_sent_by_id(app_config, client, h
     assert "article_unknown" in unknown["reasons"]
 
 
+def _encoded_texts(monkeypatch, bundle):
+    """Every text the shared encoder is asked to encode from now on."""
+    enc = bundle.off_topic._encoder()
+    seen, real = [], enc.encode_chunks
+    monkeypatch.setattr(enc, "encode_chunks", lambda texts: seen.extend(texts) or real(texts))
+    return seen
+
+
+def test_registered_article_is_encoded_once_on_put_not_per_worker(app, client, headers, bundle, monkeypatch):
+    article = {"title": "Harbour bridge closes for repairs",
+               "body": "The harbour bridge will be closed for six weeks from June while its cables are replaced."}
+    seen = _encoded_texts(monkeypatch, bundle)
+    assert client.put("/v1/articles/bridge", json=article, headers=headers).status_code == 201
+    assert article["body"] in seen, "PUT encodes the article"
+    with app.app_context():
+        from service.db import Article
+        row = db_session().scalar(select(Article).filter_by(article_id="bridge"))
+        assert row.embeddings
+    bundle.off_topic._lru = None  # as in a worker that never saw the article
+    seen.clear()
+    comment = "Six weeks without the bridge means an hour longer to work for me."
+    out = client.post("/v1/moderate", json=body("b1", text=comment, id="bridge"), headers=headers).json
+    assert "article_unknown" not in out["reasons"]
+    assert seen == [models_normalize(comment)], "only the comment is encoded; the article comes from the database"
+    reference = bundle.score(comment, {"title": article["title"], "body": article["body"]})
+    assert out["scores"]["off_topic"] == pytest.approx(reference.off_topic, abs=1e-6)
+
+
+def test_put_article_still_registers_when_the_model_cannot_encode(app, client, headers, bundle, monkeypatch):
+    monkeypatch.setattr(type(bundle), "article_embeddings", lambda self, a: 1 / 0)
+    r = client.put("/v1/articles/a-fail", json={"title": "Any title"}, headers=headers)
+    assert r.status_code == 201
+    assert client.get("/v1/articles/a-fail", headers=headers).json["title"] == "Any title"
+
+
+def models_normalize(text):
+    from models import normalize
+    return normalize(text)
+
+
 def test_section_of_registered_article_selects_thresholds(app_config, api_key):
     client = make_app(app_config, POLICY={**NEVER, "sections": {"politics": ALWAYS}}).test_client()
     h = {"X-API-Key": api_key}

@@ -255,3 +255,28 @@ def test_language_is_reported(tiny):
     s = tiny.score("Это очень хорошая статья о бюджете города", ARTICLE)
     assert s.language == "und" and not s.language_supported
     assert "unsupported_language" in models.decide(s).reasons
+
+
+def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(monkeypatch):
+    import models
+    b = models.load_bundle()
+    art = models.Article(title="Harbour bridge closes", body="The bridge closes for six weeks while cables are replaced.")
+    blob = b.article_embeddings(art)
+    enc = b.off_topic._encoder()
+    seen, real = [], enc.encode_chunks
+    monkeypatch.setattr(enc, "encode_chunks", lambda texts: seen.extend(texts) or real(texts))
+    comment = "An hour longer to work for six weeks."
+    b.off_topic._lru = None
+    fresh = b.score(comment, art)
+    b.off_topic._lru = None
+    seen.clear()
+    stored = b.score(comment, models.Article(title=art.title, body=art.body, embeddings=blob))
+    assert art.body not in seen and stored.off_topic == pytest.approx(fresh.off_topic, abs=1e-6)
+    b.off_topic._lru = None
+    seen.clear()
+    other = models.Article(title=art.title, body=art.body + " Updated.", embeddings=blob)  # stored before an edit
+    b.score(comment, other)
+    assert other.body in seen, "embeddings made for other text are not used"
+    garbage = models.Article(title="t", body="b", embeddings=b"not numpy")
+    b.off_topic._lru = None
+    assert 0 <= b.score(comment, garbage).off_topic <= 1
