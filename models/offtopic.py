@@ -233,11 +233,13 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
                                               max_leaf_nodes=31, l2_regularization=1.0, random_state=0,
                                               min_samples_leaf=self.min_samples_leaf)
 
-    def fit(self, comments, articles, y, calibration=None):
-        """calibration: (comments, articles, y) held out for Platt scaling; else 3-fold out-of-fold."""
+    def fit(self, comments, articles, y, calibration=None, sample_weight=None):
+        """calibration: (comments, articles, y) held out for Platt scaling; else 3-fold out-of-fold.
+        sample_weight: per-row weight (e.g. more for human labels than for synthetic pairs)."""
         comments = list(comments)
         articles = [Article.coerce(a) for a in articles]
         y = np.asarray(y, dtype=int)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
         self._lru = None
         docs = comments + list({a.key: f"{a.title or ''}\n{a.body or ''}" for a in articles if a is not None}.values())
@@ -246,7 +248,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         X = self.features(comments, articles)
         self.dead_ = self._dead(X)
         X = self._prep(X)
-        self.model_ = self._new_model().fit(X, y)
+        self.model_ = self._new_model().fit(X, y, sample_weight=w)
         if calibration is not None:
             cx = self._prep(self.features(list(calibration[0]), list(calibration[1])))
             self.platt_ = Platt().fit(logit(self.model_.predict_proba(cx)[:, 1]), calibration[2])
@@ -256,7 +258,7 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
                 a, b = X[tr].copy(), X[te].copy()
                 dead = self._dead(a)
                 a[:, dead], b[:, dead] = 0.0, 0.0
-                oof[te] = self._new_model().fit(a, y[tr]).predict_proba(b)[:, 1]
+                oof[te] = self._new_model().fit(a, y[tr], sample_weight=None if w is None else w[tr]).predict_proba(b)[:, 1]
             self.platt_ = Platt().fit(logit(oof), y)
         return self
 

@@ -280,3 +280,20 @@ def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(m
     garbage = models.Article(title="t", body="b", embeddings=b"not numpy")
     b.off_topic._lru = None
     assert 0 <= b.score(comment, garbage).off_topic <= 1
+
+
+def test_off_topic_sample_weight_decides_between_conflicting_labels():
+    """The same pairs labelled both ways: the weighted side wins in the trees (training weighs human labels this
+    way). Raw tree output: Platt scaling, fitted unweighted, maps both back towards the unweighted rate."""
+    comments = ABOUT_BUDGET * 4 + ABOUT_FOOTBALL * 4
+    arts = [ARTICLE] * (len(ABOUT_BUDGET) * 4) + [OTHER] * (len(ABOUT_FOOTBALL) * 4)
+    half = len(comments) // 2
+    y = ([0] * (half // 2) + [1] * (half // 2)) * 2  # each comment appears twice with each label
+    on_heavy = [3.0 if label == 0 else 1.0 for label in y]
+    off_heavy = [1.0 if label == 0 else 3.0 for label in y]
+    kw = dict(use_embeddings=False, max_iter=30, min_samples_leaf=2)
+    a = models.OffTopicClassifier(**kw).fit(comments, arts, y, sample_weight=on_heavy)
+    b = models.OffTopicClassifier(**kw).fit(comments, arts, y, sample_weight=off_heavy)
+    X = a._prep(a.features(ABOUT_BUDGET, [ARTICLE] * len(ABOUT_BUDGET)))
+    pa, pb = a.model_.predict_proba(X)[:, 1], b.model_.predict_proba(X)[:, 1]
+    assert (pb > pa + 0.3).all()

@@ -33,17 +33,19 @@ COMMANDS.append(score_command)
 @click.option("--quick", is_flag=True, help="Small samples of every set: a rough bundle in a few minutes.")
 @click.option("--set-default", is_flag=True, help="Make this bundle the one load_bundle() loads by default.")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Torch threads for the encoder (the machine is shared: one is kind to others).")
+              help="Threads for the sentence encoder (the machine is shared: one is kind to others).")
 @click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="The site's labelled export (CSV/JSONL, see README 'Labelled data format') to train on too; "
                    "repeatable. Any bad row stops training with its line number.")
 @click.option("--no-public", is_flag=True,
               help="Train from the --labelled export(s) alone (with --quick: without the sentence encoder).")
-def train_command(root, out, version, quick, set_default, threads, labelled, no_public):
+@click.option("--exclude-source", "exclude", multiple=True,
+              help="Abuse set to leave out of training (e.g. davidson); repeatable. Default: training.train.ABUSE_EXCLUDE.")
+def train_command(root, out, version, quick, set_default, threads, labelled, no_public, exclude):
     import logging
 
-    import torch
-    torch.set_num_threads(threads)
+    from models.encoder import set_threads
+    set_threads(threads)
 
     from training.data import LabelledDataError
     from training.train import DEFAULT_ROOT, train
@@ -54,7 +56,7 @@ def train_command(root, out, version, quick, set_default, threads, labelled, no_
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
         folder = train(root or DEFAULT_ROOT, out, quick=quick, version=version, labelled=labelled,
-                       public=not no_public)
+                       public=not no_public, exclude=exclude or None)
     except LabelledDataError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"bundle written to {folder}")
