@@ -114,7 +114,10 @@ class Bundle:
             lang = language(text)
             out.append(Score(
                 abusive=a,
-                off_topic=float(max(off[i], spam[i])),
+                # spam holds under its own reason and threshold; the off-topic head learnt spam cues itself.
+                # Folding the spam head in here cost 0.03 ROC-AUC on human relevance labels (forum answers
+                # with a phone number or shop link are on-topic there).
+                off_topic=float(off[i]),
                 spam=float(spam[i]),
                 sub_scores={k: float(v[i]) for k, v in abuse.items() if k != "abusive"},
                 spans=self.abuse.spans(text) if a >= SPAN_GATE * self.thresholds["abusive"] else [],

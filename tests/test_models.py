@@ -157,7 +157,7 @@ def test_off_topic_uses_the_article(tiny):
 def test_without_article_the_result_says_so(tiny):
     s = tiny.score("Check out my channel www.freegifts.com", None)
     assert s.article_known is False
-    assert s.spam > 0.5 and s.off_topic >= s.spam
+    assert s.spam > 0.5 and s.off_topic > 0.5  # the off-topic head knows spam cues without an article
     assert tiny.score("fine", {"title": "  ", "body": ""}).article_known is False
     d = models.decide(s)
     assert d.decision == "hold" and "spam" in d.reasons and "article_unknown" in d.reasons
