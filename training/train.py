@@ -444,9 +444,12 @@ def write_model_card(folder: Path, meta: dict) -> Path:
              + (f" (each human label weighs {meta['off_topic_human_weight']:g} synthetic pairs)"
                 if meta.get("off_topic_human_weight") else "") + ". Without an article, "
              "text-only cues decide and `article_known` is false.",
-             "* **spam**: self-promotion and links (YouTube spam collection against news comments); spam counts "
-             "as off-topic everywhere.", "",
+             "* **spam**: self-promotion and links (YouTube spam collection against news comments); spam is held "
+             "under its own reason whatever the article (the off-topic head also learnt spam cues).", "",
              "## Thresholds (chosen on validation data)", "",
+             "abusive: best F1 on UCC dev; off_topic: the lowest threshold at which 80% of the comments it holds "
+             "are off-topic by human judgement (SemEval calibration threads); spam: best F0.5 on a spam "
+             "validation split, at least 0.5.", "",
              "| score | threshold |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in meta["thresholds"].items()]
     lines += ["", "## Training data and licences", "",
