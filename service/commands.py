@@ -60,6 +60,9 @@ def serve(host, port, workers, timeout):
     app.extensions["db"]["engine"].dispose()
     os.environ["MODERATION_AUTO_MIGRATE"] = "false"
 
+    from models.encoder import prepare_onnx
+    if not prepare_onnx():
+        click.echo("warning: the sentence encoder runs in torch (slower); see the log for why", err=True)
     run_gunicorn(_worker_app, host, port, workers, timeout)
 
 

@@ -48,3 +48,16 @@ def test_export_is_checked_once_then_reused(tmp_path, monkeypatch):
 def test_unknown_backend_is_an_error():
     with pytest.raises(ValueError, match="backend"):
         E.Encoder(backend="tensorflow")
+
+
+def test_prepare_onnx_exports_in_a_child_process_once(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setenv("MODERATION_CACHE_DIR", str(tmp_path))
+    had_torch = "torch" in sys.modules
+    assert E.prepare_onnx() is True
+    assert list(tmp_path.glob("*.onnx")) and list(tmp_path.glob("*.checked"))
+    assert ("torch" in sys.modules) == had_torch, "the export ran in a child process"
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: pytest.fail("exported again"))
+    assert E.prepare_onnx() is True
+    monkeypatch.setenv("MODERATION_ENCODER", "torch")
+    assert E.prepare_onnx() is False
