@@ -118,3 +118,23 @@ def test_evaluate_on_a_labelled_export(monkeypatch, tmp_path):
     assert result.exit_code == 1 and "1 bad row(s)" in result.output and "line 3: abusive must be 0 or 1" in result.output
     result = CliRunner().invoke(main, ["evaluate", "--no-public", "--output", str(out)])
     assert result.exit_code == 2 and "--labelled" in result.output
+
+
+def test_on_topic_news_comments_split_by_article_and_false_holds_counted(tmp_path):
+    import pandas as pd
+
+    from training import data
+    titles = [f"Story number {i} about the harbour budget" for i in range(12)]
+    comments = [f"Comment {j} on item {i}" + (" harbour budget" if j % 2 else " nothing shared") for i in range(12)
+                for j in range(4)]
+    root = tmp_path / "data"
+    (root / "abuse/sfu_ctc").mkdir(parents=True)
+    pd.DataFrame({"comment": comments + ["   "], "title": [t for t in titles for _ in range(4)] + [titles[0]]}).to_csv(
+        root / "abuse/sfu_ctc/SFU_constructiveness_toxicity.csv", index=False)
+    bound, held_out = data.load_news_on_topic(root)
+    assert len(bound) + len(held_out) == 48 and (bound.label == 0).all() and (held_out.label == 0).all()
+    assert not set(bound.article_title) & set(held_out.article_title), "split by article"
+    result = ev.news_hold_check(KeywordBundle(), root, batch_size=8)
+    # the keyword bundle holds (0.8 >= 0.5) exactly the comments that share no 4+ letter word with the title
+    assert result["n"] == len(held_out) and result["held"] == pytest.approx(0.5)
+    assert [x["held"] for x in result["by_threshold"]][0] == 1.0

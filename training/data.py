@@ -348,6 +348,20 @@ def _load_youtube(root: Path) -> pd.DataFrame:
     return df
 
 
+def load_news_on_topic(root) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SFU's Globe and Mail comments, each paired with the title of the article it was posted under (the set has
+    no article bodies): real news comments, on-topic by where readers posted them, though nobody labelled their
+    relevance. No off-topic head trains on them. Returns (threshold part, evaluation part), split by article, so
+    the off-topic threshold can be bounded on one half and its false holds measured on the other."""
+    d = pd.read_csv(Path(root) / "abuse/sfu_ctc/SFU_constructiveness_toxicity.csv")
+    df = pd.DataFrame({"comment": d["comment"].fillna("").astype(str).str.strip(), "article_title": d["title"].fillna("").astype(str),
+                       "article_body": "", "label": 0, "group": "sfu:" + d["title"].fillna("").astype(str),
+                       "source": "sfu_ctc", "kind": "news_on_topic", "split": "test", "seen_in_train": False},
+                      columns=TOPIC_COLUMNS)
+    df = df[(df.comment != "") & (df.article_title != "")].drop_duplicates("comment").reset_index(drop=True)
+    return grouped_split(df, test_size=0.5, seed=0)
+
+
 def load_topic_sets(root, *, sources=("semeval2016_cqa", "arc", "fnc1", "youtube_spam")) -> pd.DataFrame:
     """(comment, article) pairs, label 1 = off-topic. `kind` says how the set's negatives were made:
     human = labelled by people, synthetic = paired with another article at random. `seen_in_train`

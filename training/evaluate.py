@@ -259,6 +259,21 @@ def span_check(bundle, root, n: int, seed: int, batch_size: int) -> dict:
             "span_head_char_f1": float(np.mean(ungated)) if ungated else None, "sub_scores_within_toxic": subs}
 
 
+def news_hold_check(bundle, root, batch_size: int) -> dict:
+    """Real news comments under their own article's title (SFU; the half of its articles that training did not
+    use to bound the threshold): how many the off-topic threshold would hold. They are on-topic by where they were
+    posted, so every hold here is a likely false hold; a hold-rate table shows what other thresholds would do."""
+    _, news = data.load_news_on_topic(root)
+    if news.empty:
+        return {}
+    scores = score_pairs(bundle, [(c, _article(t, b)) for c, t, b in zip(news.comment, news.article_title,
+                                                                         news.article_body)], batch_size, "news")
+    p = np.array([s.off_topic for s in scores])
+    return {"n": int(len(news)), "articles": int(news.article_title.nunique()),
+            "threshold": bundle.thresholds["off_topic"], "held": float((p >= bundle.thresholds["off_topic"]).mean()),
+            "by_threshold": [{"threshold": t, "held": float((p >= t).mean())} for t in HOLD_GRID]}
+
+
 # ---------------------------------------------------------------- report
 
 def _plots(sets, out: Path) -> list[str]:
@@ -345,6 +360,16 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
                 lines += [f"| civil_toxic_spans test (toxic posts only: which type?) | {k} | {v['n']} ({v['positives']}) | "
                           f"{_fmt(v['roc_auc'])} | {_fmt(v['pr_auc'])} |" for k, v in sp.get("sub_scores_within_toxic", {}).items()]
                 lines += [""]
+    nh = r.get("news_on_topic")
+    if nh:
+        lines += ["## On-topic news comments held as off-topic", "",
+                  f"{nh['n']} Globe and Mail comments (SFU) under their own article's title ({nh['articles']} articles, "
+                  "title only: the set has no bodies), none used in training. They are on-topic by where readers "
+                  "posted them, so each one held is most likely a false hold. At the bundle's off-topic threshold "
+                  f"{nh['threshold']:.3f}: **{nh['held']:.1%} held**.", "",
+                  "| threshold | " + " | ".join(f"{x['threshold']:.2f}" for x in nh["by_threshold"]) + " |",
+                  "|---|" + "---|" * len(nh["by_threshold"]),
+                  "| held | " + " | ".join(f"{x['held']:.1%}" for x in nh["by_threshold"]) + " |", ""]
     ob = r.get("obfuscation")
     if ob:
         lines += ["## Obfuscated abuse", "",
@@ -413,6 +438,9 @@ def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscate
     if obfuscated:
         log.info("obfuscation check on %d comments", obfuscated)
         results["obfuscation"] = obfuscation_check(bundle, scored, obfuscated, seed, batch_size)
+    if root is not None:
+        log.info("on-topic news comments")
+        results["news_on_topic"] = news_hold_check(bundle, root, batch_size)
     if span_posts and root is not None:
         log.info("span check on %d posts", span_posts)
         results["spans"] = span_check(bundle, root, span_posts, seed, batch_size)

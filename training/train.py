@@ -55,9 +55,12 @@ ABUSE_EXCLUDE: tuple[str, ...] = ("davidson", "hatexplain", "trac1_en")
 # 16 0.810, 32 0.805 (SemEval rows alone: 0.782, 0.799, 0.813, 0.822, 0.820, 0.824).
 HUMAN_TOPIC_WEIGHT = 8.0
 # The off-topic threshold: the lowest at which 80% of the comments it holds are off-topic by human judgement
-# (SemEval calibration threads). A wrongly held comment costs a moderator's time and an off-topic one that gets
-# through does little harm, so precision comes first (F0.5 on the calibration mix gave 0.57: 71% precision).
+# (SemEval calibration threads) AND at most 5% of real on-topic news comments are held (SFU comments under their
+# own article's title, the half of the articles kept for this). A wrongly held comment costs a moderator's time
+# and delays a reader; an off-topic one that gets through does little harm. F0.5 on the calibration mix gave
+# 0.57: 71% precision, and it held about half of SFU's on-topic comments; 80% precision alone held 20%.
 OFF_TOPIC_PRECISION = 0.8
+NEWS_FALSE_HOLD = 0.05
 
 
 class EmbeddingStore(dict):
@@ -357,13 +360,19 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
             sample_weight=np.where(human, HUMAN_TOPIC_WEIGHT, 1.0))
     oc_p = off.predict_proba(o_cal.comment.tolist(), _articles(o_cal))[:, 1]
     human_cal = (o_cal.kind == "human").to_numpy()
-    t_off = _precision_threshold(o_cal.label.to_numpy()[human_cal], oc_p[human_cal], OFF_TOPIC_PRECISION)
+    t_precision = _precision_threshold(o_cal.label.to_numpy()[human_cal], oc_p[human_cal], OFF_TOPIC_PRECISION)
+    news, _ = data.load_news_on_topic(root)  # the other half of its articles is `moderation evaluate`'s
+    precompute([normalize(c) for c in news.comment] + sorted(set(news.article_title)), store, "news on-topic")
+    news_p = off.predict_proba(news.comment.tolist(), _articles(news))[:, 1] if len(news) else np.zeros(0)
+    t_off = max(t_precision, float(np.quantile(news_p, 1 - NEWS_FALSE_HOLD))) if len(news) else t_precision
 
     # ---- held-out metrics for the model card (the full report is `moderation evaluate`)
     metrics = {"validation": {
         "abusive_roc_auc_ucc_dev": _auc(a_cal.label, cal_p),
         "abusive_f1_ucc_dev": round(float(f1_score(a_cal.label, cal_p >= t_abusive)), 4),
         "off_topic_roc_auc_semeval_calibration": _auc(o_cal.label, oc_p),
+        "off_topic_news_on_topic_held": round(float((news_p >= t_off).mean()), 4) if len(news) else None,
+        "off_topic_precision_semeval_calibration": round(float(o_cal.label.to_numpy()[human_cal][oc_p[human_cal] >= t_off].mean()), 4),
         "spam_roc_auc_validation": _auc(spam_df.label[val_mask], sp_p)}}
     held = {}
     for name, g in a_held.groupby("source"):
@@ -448,8 +457,9 @@ def write_model_card(folder: Path, meta: dict) -> Path:
              "under its own reason whatever the article (the off-topic head also learnt spam cues).", "",
              "## Thresholds (chosen on validation data)", "",
              "abusive: best F1 on UCC dev; off_topic: the lowest threshold at which 80% of the comments it holds "
-             "are off-topic by human judgement (SemEval calibration threads); spam: best F0.5 on a spam "
-             "validation split, at least 0.5.", "",
+             "are off-topic by human judgement (SemEval calibration threads) and at most 5% of on-topic news "
+             "comments are held (SFU comments under their own article's title, half of its articles); spam: best "
+             "F0.5 on a spam validation split, at least 0.5.", "",
              "| score | threshold |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in meta["thresholds"].items()]
     lines += ["", "## Training data and licences", "",
