@@ -119,6 +119,20 @@ def test_grouped_split_keeps_groups_and_texts_apart():
     assert set(test2.index) == set(test.index)
 
 
+def test_grouped_folds_keep_groups_and_texts_in_one_fold_and_fold_0_is_the_shipped_split():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"comment": [f"text {i}" for i in range(500)], "group": rng.integers(0, 80, 500).astype(str)})
+    df.loc[7, "comment"] = df.loc[400, "comment"] = "same words"  # identical text in two groups
+    df.loc[400, "group"] = "other"
+    fold = data.grouped_folds(df, 5, seed=0)
+    assert set(fold) == set(range(5))
+    assert (df.groupby("group").apply(lambda g: fold[g.index].min() == fold[g.index].max(), include_groups=False)).all()
+    assert fold[7] == fold[400]
+    _, test = data.grouped_split(df, test_size=0.2, seed=0)
+    assert set(test.index) == set(df.index[fold == 0])
+    assert (data.grouped_folds(df.iloc[::-1], 5, seed=0) == fold[::-1]).all()  # row order never matters
+
+
 def test_labelled_export_csv_reports_bad_rows_by_line(tmp_path):
     p = tmp_path / "export.csv"
     p.write_text('text,article_title,article_body,abusive,off_topic\n'

@@ -91,9 +91,12 @@ COMMANDS.append(train_command)
 @click.option("--no-public", is_flag=True, help="Skip the public sets (with --labelled: only the site's data).")
 @click.option("--embedding-cache", is_flag=True,
               help="Read the encoder cache `moderation train` keeps under .cache/ (never written): same scores, faster.")
+@click.option("--semeval-folds", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also refit the off-topic head this many times, cross-validating it on SemEval by thread "
+                   "(0: skip; 5 takes about ten minutes with a warm embedding cache).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public,
-                     embedding_cache, seed):
+                     embedding_cache, semeval_folds, seed):
     """Report ROC/PR-AUC, F1, calibration and hold rates per held-out set, beside baselines, with plots."""
     import logging
     import sys
@@ -107,6 +110,8 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
 
     if no_public and not labelled:
         raise click.UsageError("--no-public needs at least one --labelled file")
+    if semeval_folds == 1:
+        raise click.UsageError("--semeval-folds needs at least 2 folds (or 0 to skip)")
     bundle = models.load_bundle(bundle_path)
     if embedding_cache:
         from models.encoder import get_encoder
@@ -117,7 +122,7 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
     try:
         results = evaluate(bundle, None if no_public else (root or DEFAULT_ROOT), out, max_per_set=max_per_set,
                            obfuscated=obfuscated, span_posts=span_posts, seed=seed, command=command,
-                           labelled=labelled)
+                           labelled=labelled, semeval_folds=semeval_folds)
     except LabelledDataError as e:
         raise click.ClickException(str(e)) from None
     for s in results["sets"]:

@@ -451,14 +451,25 @@ def grouped_split(df: pd.DataFrame, group_col: str = "group", test_size: float =
     name and the seed falls below test_size. The hash makes the split reproducible from
     (seed, test_size) alone: evaluation can recompute exactly which groups training held out.
     """
+    is_test = _merged_groups(df, group_col, text_col).map(lambda g: _stable_fraction(g, seed) < test_size)
+    return df[~is_test], df[is_test]
+
+
+def grouped_folds(df: pd.DataFrame, folds: int, group_col: str = "group", seed: int = 0,
+                  text_col: str | None = None) -> np.ndarray:
+    """Fold number (0..folds-1) per row, grouped like `grouped_split`: fold 0 of 5 is exactly the test side
+    of grouped_split(test_size=0.2) with the same seed, so the shipped held-out split is one of the folds."""
+    merged = _merged_groups(df, group_col, text_col)
+    return merged.map(lambda g: min(int(_stable_fraction(g, seed) * folds), folds - 1)).to_numpy()
+
+
+def _merged_groups(df: pd.DataFrame, group_col: str, text_col: str | None) -> pd.Series:
+    """Groups that share a text merged into one (named by their component)."""
     if text_col is None:
         text_col = "text" if "text" in df else "comment"
     groups = df[group_col].astype(str)
     keys = "text:" + df[text_col].map(normalise_text)
-    comp = _components(zip(groups, keys))
-    merged = groups.map(comp)
-    is_test = merged.map(lambda g: _stable_fraction(g, seed) < test_size)
-    return df[~is_test], df[is_test]
+    return groups.map(_components(zip(groups, keys)))
 
 
 # ---------------------------------------------------------------- labelled exports

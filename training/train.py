@@ -142,10 +142,16 @@ def abuse_splits(root, caps, seed=0, exclude=()):
     return train, calib, heldout
 
 
-def topic_splits(root, caps, seed=0):
-    tp = data.load_topic_sets(root)
+def topic_splits(root, caps, seed=0, semeval_fold: tuple[int, int] | None = None, topics=None):
+    """semeval_fold: (k, folds) holds out SemEval fold k of `data.grouped_folds` instead of the shipped split
+    (fold 0 of 5 is the shipped split). topics: the loaded topic sets, to skip reading them again."""
+    tp = data.load_topic_sets(root) if topics is None else topics
     sem = tp[tp.source == "semeval2016_cqa"]
-    sem_rest, sem_test = data.grouped_split(sem, test_size=HELDOUT["semeval_test_size"], seed=HELDOUT["seed"])
+    if semeval_fold is None:
+        sem_rest, sem_test = data.grouped_split(sem, test_size=HELDOUT["semeval_test_size"], seed=HELDOUT["seed"])
+    else:
+        fold = data.grouped_folds(sem, semeval_fold[1], seed=HELDOUT["seed"])
+        sem_rest, sem_test = sem[fold != semeval_fold[0]], sem[fold == semeval_fold[0]]
     sem_train, sem_cal = data.grouped_split(sem_rest, test_size=0.25, seed=1)
     fnc = tp[tp.source == "fnc1"].sample(min(caps["fnc1_pairs"], int((tp.source == "fnc1").sum())), random_state=seed)
     arc = tp[(tp.source == "arc") & (tp.split == "train")]
@@ -162,6 +168,33 @@ def topic_splits(root, caps, seed=0):
     arc_test = tp[(tp.source == "arc") & (tp.split == "test") & ~tp.seen_in_train]
     heldout = pd.concat([sem_test, arc_test, data.build_hard_negatives(arc_test, seed=seed)], ignore_index=True)
     return train, cal, heldout
+
+
+def fit_off_topic(o_train, o_cal, news, store):
+    """The off-topic head and its threshold, as shipped: also what cross-validation repeats per fold.
+    Returns (classifier, threshold, validation metrics)."""
+    arts = pd.concat([o_train, o_cal])
+    with_art = arts[(arts.article_title != "") | (arts.article_body != "")]
+    precompute([normalize(c) for c in with_art.comment] + [t for t in with_art.article_title if t] +
+               [b for b in with_art.article_body if b], store, "topic")
+    off = models.OffTopicClassifier()
+    log.info("fitting off-topic head")
+    human = ((o_train.source == "semeval2016_cqa") & (o_train.kind == "human")).to_numpy()
+    cal_articles = _articles(o_cal)
+    off.fit(o_train.comment.tolist(), _articles(o_train), o_train.label.to_numpy(),
+            calibration=(o_cal.comment.tolist(), cal_articles, o_cal.label.to_numpy()),
+            sample_weight=np.where(human, HUMAN_TOPIC_WEIGHT, 1.0))
+    oc_p = off.predict_proba(o_cal.comment.tolist(), cal_articles)[:, 1]
+    human_cal = (o_cal.kind == "human").to_numpy()
+    t_precision = _precision_threshold(o_cal.label.to_numpy()[human_cal], oc_p[human_cal], OFF_TOPIC_PRECISION)
+    precompute([normalize(c) for c in news.comment] + sorted(set(news.article_title)), store, "news on-topic")
+    news_p = off.predict_proba(news.comment.tolist(), _articles(news))[:, 1] if len(news) else np.zeros(0)
+    t_off = max(t_precision, float(np.quantile(news_p, 1 - NEWS_FALSE_HOLD))) if len(news) else t_precision
+    return off, t_off, {
+        "off_topic_roc_auc_semeval_calibration": _auc(o_cal.label, oc_p),
+        "off_topic_news_on_topic_held": round(float((news_p >= t_off).mean()), 4) if len(news) else None,
+        "off_topic_precision_semeval_calibration":
+            round(float(o_cal.label.to_numpy()[human_cal][oc_p[human_cal] >= t_off].mean()), 4)}
 
 
 def _articles(df):
@@ -348,31 +381,14 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
         o_train = pd.concat([o_train, labelled_topic_rows(lab)], ignore_index=True)
     data_log["topic_train"] = _describe("topic train", o_train, by=["source", "kind"])
     data_log["topic_calibration"] = _describe("topic calibration", o_cal, by=["source", "kind"])
-    arts = pd.concat([o_train, o_cal])
-    with_art = arts[(arts.article_title != "") | (arts.article_body != "")]
-    precompute([normalize(c) for c in with_art.comment] + [t for t in with_art.article_title if t] +
-               [b for b in with_art.article_body if b], store, "topic")
-    off = models.OffTopicClassifier()
-    log.info("fitting off-topic head")
-    human = ((o_train.source == "semeval2016_cqa") & (o_train.kind == "human")).to_numpy()
-    off.fit(o_train.comment.tolist(), _articles(o_train), o_train.label.to_numpy(),
-            calibration=(o_cal.comment.tolist(), _articles(o_cal), o_cal.label.to_numpy()),
-            sample_weight=np.where(human, HUMAN_TOPIC_WEIGHT, 1.0))
-    oc_p = off.predict_proba(o_cal.comment.tolist(), _articles(o_cal))[:, 1]
-    human_cal = (o_cal.kind == "human").to_numpy()
-    t_precision = _precision_threshold(o_cal.label.to_numpy()[human_cal], oc_p[human_cal], OFF_TOPIC_PRECISION)
     news, _ = data.load_news_on_topic(root)  # the other half of its articles is `moderation evaluate`'s
-    precompute([normalize(c) for c in news.comment] + sorted(set(news.article_title)), store, "news on-topic")
-    news_p = off.predict_proba(news.comment.tolist(), _articles(news))[:, 1] if len(news) else np.zeros(0)
-    t_off = max(t_precision, float(np.quantile(news_p, 1 - NEWS_FALSE_HOLD))) if len(news) else t_precision
+    off, t_off, off_val = fit_off_topic(o_train, o_cal, news, store)
 
     # ---- held-out metrics for the model card (the full report is `moderation evaluate`)
     metrics = {"validation": {
         "abusive_roc_auc_ucc_dev": _auc(a_cal.label, cal_p),
         "abusive_f1_ucc_dev": round(float(f1_score(a_cal.label, cal_p >= t_abusive)), 4),
-        "off_topic_roc_auc_semeval_calibration": _auc(o_cal.label, oc_p),
-        "off_topic_news_on_topic_held": round(float((news_p >= t_off).mean()), 4) if len(news) else None,
-        "off_topic_precision_semeval_calibration": round(float(o_cal.label.to_numpy()[human_cal][oc_p[human_cal] >= t_off].mean()), 4),
+        **off_val,
         "spam_roc_auc_validation": _auc(spam_df.label[val_mask], sp_p)}}
     held = {}
     for name, g in a_held.groupby("source"):

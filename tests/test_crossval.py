@@ -1,0 +1,69 @@
+"""SemEval cross-validation by thread: every labelled row is scored once, by a model that never saw its thread."""
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import models
+
+from tiny_data import make_tiny_data, write
+from training import crossval, data
+
+
+def _threads(root, n=15):
+    """n forum threads of 4 answers: two on the question's subject, two unrelated (Bad)."""
+    topics = ["bank", "visa", "school", "car", "flat", "doctor", "phone", "salary", "beach", "gym",
+              "driving", "rent", "food", "taxi", "flight"]
+    body = []
+    for i, t in enumerate(topics[:n]):
+        body.append(f"""<Thread THREAD_SEQUENCE="Q{i}_R1"><RelQuestion RELQ_ID="Q{i}_R1">
+<RelQSubject>Best {t} in Doha?</RelQSubject><RelQBody>Where can I find a good {t} here?</RelQBody></RelQuestion>
+<RelComment RELC_ID="a{i}" RELC_RELEVANCE2RELQ="Good"><RelCText>The {t} near the corniche is good</RelCText></RelComment>
+<RelComment RELC_ID="b{i}" RELC_RELEVANCE2RELQ="PotentiallyUseful"><RelCText>Try a {t} in Al Sadd</RelCText></RelComment>
+<RelComment RELC_ID="c{i}" RELC_RELEVANCE2RELQ="Bad"><RelCText>thanks for the info number {i}</RelCText></RelComment>
+<RelComment RELC_ID="d{i}" RELC_RELEVANCE2RELQ="Bad"><RelCText>hello everyone {i} lol</RelCText></RelComment>
+</Thread>""")
+    write(root / "topic/semeval2016_cqa/more.xml", "<xml>" + "\n".join(body) + "</xml>\n")
+    return root
+
+
+class _Overlap:
+    """Off-topic when the comment shares no word with its question."""
+
+    def predict_proba(self, comments, articles):
+        p = np.array([0.1 if set(c.lower().split()) & set(f"{a.title} {a.body}".lower().replace("?", "").split())
+                      else 0.9 for c, a in zip(comments, articles)])
+        return np.column_stack([1 - p, p])
+
+
+def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tmp_path, monkeypatch):
+    root = _threads(make_tiny_data(tmp_path / "data"))
+    seen = []
+
+    def fake_fit(o_train, o_cal, news, store):
+        seen.append((set(o_train[o_train.source == "semeval2016_cqa"].group),
+                     set(o_cal[o_cal.source == "semeval2016_cqa"].group)))
+        return _Overlap(), 0.5, {}
+
+    monkeypatch.setattr(crossval, "fit_off_topic", fake_fit)
+    result = crossval.semeval_crossval(root, folds=3, quick=True, store={})
+    sem = data.load_topic_sets(root, sources=("semeval2016_cqa",))
+    fold = data.grouped_folds(sem, 3)
+    assert len(seen) == 3 and result["folds"] == 3
+    assert sum(f["n"] for f in result["per_fold"]) == result["pooled"]["n"] == len(sem)
+    for k, (train_groups, cal_groups) in enumerate(seen):
+        held = set(sem[fold == k].group)
+        assert held and not held & (train_groups | cal_groups)
+        assert result["per_fold"][k]["threads"] == len(held)
+    # the scorer is fixed, so pooled and per-fold numbers must be its own on the same rows
+    p = _Overlap().predict_proba(sem.comment.tolist(), [models.Article(t, b) for t, b in
+                                                        zip(sem.article_title, sem.article_body)])[:, 1]
+    y = sem.label.to_numpy()
+    assert result["pooled"]["roc_auc"] == pytest.approx(roc_auc_score(y, p))
+    for k, f in enumerate(result["per_fold"]):
+        assert f["roc_auc"] == pytest.approx(roc_auc_score(y[fold == k], p[fold == k]))
+        assert f["recall"] == pytest.approx((p[(fold == k) & (y == 1)] >= 0.5).mean())
+    assert result["pooled"]["baseline_roc_auc"] > 0.5  # TF-IDF cosine also sees the word overlap
+
+def test_crossval_needs_two_folds(tmp_path):
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        crossval.semeval_crossval(tmp_path, folds=1, store={})
