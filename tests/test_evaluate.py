@@ -138,3 +138,17 @@ def test_on_topic_news_comments_split_by_article_and_false_holds_counted(tmp_pat
     # the keyword bundle holds (0.8 >= 0.5) exactly the comments that share no 4+ letter word with the title
     assert result["n"] == len(held_out) and result["held"] == pytest.approx(0.5)
     assert [x["held"] for x in result["by_threshold"]][0] == 1.0
+
+
+def test_auc_bootstrap_brackets_the_auc_and_the_paired_difference():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    good = y + rng.normal(0, 0.7, len(y))      # AUC about 0.84
+    noise = rng.normal(0, 1, len(y))            # AUC about 0.5
+    bs = ev.auc_bootstrap(y, good, noise, n=300)
+    auc_good, auc_noise = ev.roc_auc_score(y, good), ev.roc_auc_score(y, noise)
+    assert bs["model"][0] < auc_good < bs["model"][1] and bs["baseline"][0] < auc_noise < bs["baseline"][1]
+    assert bs["difference"][0] > 0.2             # clearly ahead, beyond noise
+    same = ev.auc_bootstrap(y, good, good + 1e-9, n=100)
+    assert same["difference"][0] <= 0 <= same["difference"][1]
+    assert ev.auc_bootstrap([1, 1, 1], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1]) is None   # one class: no interval

@@ -74,6 +74,22 @@ def binary_metrics(y, p, threshold: float | None = None) -> dict:
     return out
 
 
+def auc_bootstrap(y, p, q, n: int = 1000, seed: int = 0) -> dict | None:
+    """95% bootstrap intervals for the ROC-AUC of p, of q, and of p - q on the same resampled rows (paired,
+    stratified by class): whether the model beats the baseline beyond what a few hundred rows can show."""
+    y, p, q = np.asarray(y, int), np.asarray(p, float), np.asarray(q, float)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if not len(pos) or not len(neg):
+        return None
+    rng = np.random.default_rng(seed)
+    a, b = np.empty(n), np.empty(n)
+    for i in range(n):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        a[i], b[i] = roc_auc_score(y[idx], p[idx]), roc_auc_score(y[idx], q[idx])
+    ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]  # noqa: E731
+    return {"model": ci(a), "baseline": ci(b), "difference": ci(a - b), "resamples": n}
+
+
 def hold_table(y, p, grid=HOLD_GRID) -> list[dict]:
     """For each threshold: share of all comments held, and share of abusive ones caught."""
     y, p = np.asarray(y, int), np.asarray(p, float)
@@ -330,16 +346,24 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
         if not rows:
             continue
         lines += [f"## {title}", "",
-                  f"| set | kind | n (pos) | ROC-AUC | {base} ROC-AUC | PR-AUC | {base} PR-AUC | F1 @thr | "
-                  "precision | recall | Brier | ECE | confusion tn/fp/fn/tp |", "|" + "---|" * 13]
+                  f"| set | kind | n (pos) | ROC-AUC [95% CI] | {base} ROC-AUC | model - {base} [95% CI] | PR-AUC | "
+                  f"{base} PR-AUC | F1 @thr | precision | recall | Brier | ECE | confusion tn/fp/fn/tp |",
+                  "|" + "---|" * 14]
         for s in rows:
             m, b = s["model"], s["baseline"]
             c = m.get("confusion")
-            lines.append(f"| {s['name']} | {s['kind']} | {m['n']} ({m['positives']}) | **{_fmt(m['roc_auc'])}** | "
-                         f"{_fmt(b['roc_auc'])} | {_fmt(m['pr_auc'])} | {_fmt(b['pr_auc'])} | {_fmt(m.get('f1'))} | "
+            bs = s.get("bootstrap")
+            ci = (lambda k: f" [{bs[k][0]:.3f}, {bs[k][1]:.3f}]") if bs else (lambda k: "")
+            diff = f"{m['roc_auc'] - b['roc_auc']:+.3f}{ci('difference')}" if m["roc_auc"] is not None else "n/a"
+            lines.append(f"| {s['name']} | {s['kind']} | {m['n']} ({m['positives']}) | **{_fmt(m['roc_auc'])}**"
+                         f"{ci('model')} | {_fmt(b['roc_auc'])} | {diff} | {_fmt(m['pr_auc'])} | {_fmt(b['pr_auc'])} | "
+                         f"{_fmt(m.get('f1'))} | "
                          f"{_fmt(m.get('precision'))} | {_fmt(m.get('recall'))} | {_fmt(m.get('brier'))} | "
                          f"{_fmt(m.get('ece'))} | {'/'.join(str(c[k]) for k in ('tn', 'fp', 'fn', 'tp')) if c else 'n/a'} |")
-        lines += [""] + [f"- {s['name']}: {s['note']}" for s in rows] + [""]
+        lines += [""] + [f"- {s['name']}: {s['note']}" for s in rows] + [
+            "", "Intervals: 1,000 bootstrap resamples of the set's rows (stratified by class); the difference is "
+                "paired, on the same resampled rows, so an interval above 0 means ahead of the baseline beyond "
+                "sampling noise.", ""]
         if task == "topic":
             lines += ["Only the human-labelled set measures real off-topic detection; the synthetic and hard-negative "
                       "sets pair comments with other articles and are far easier.", ""]
@@ -446,7 +470,8 @@ def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscate
         t = bundle.thresholds["abusive" if s.task == "abuse" else "off_topic"]
         row = {"name": s.name, "task": s.task, "kind": s.kind, "note": s.note,
                "model": binary_metrics(y, s.scores["model"], t),
-               "baseline": binary_metrics(y, s.scores["baseline"], 0.5 if s.task == "abuse" else None)}
+               "baseline": binary_metrics(y, s.scores["baseline"], 0.5 if s.task == "abuse" else None),
+               "bootstrap": auc_bootstrap(y, s.scores["model"], s.scores["baseline"], seed=seed)}
         if s.task == "abuse":
             row["hold"] = hold_table(y, s.scores["model"])
             row["reliability"] = reliability(y, s.scores["model"])
