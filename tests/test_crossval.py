@@ -63,7 +63,24 @@ def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tm
         assert f["roc_auc"] == pytest.approx(roc_auc_score(y[fold == k], p[fold == k]))
         assert f["recall"] == pytest.approx((p[(fold == k) & (y == 1)] >= 0.5).mean())
     assert result["pooled"]["baseline_roc_auc"] > 0.5  # TF-IDF cosine also sees the word overlap
+    # and the evaluation report shows every fold, the mean and the pooled numbers
+    from training.evaluate import write_report
+    report = tmp_path / "report.md"
+    write_report({"bundle_version": "v", "command": "moderation evaluate --semeval-folds 3", "date": "today",
+                  "seconds": 1.0, "held_out": {}, "thresholds": {}, "sets": [], "semeval_crossval": result}, [], report)
+    text = report.read_text()
+    assert "## SemEval cross-validated by thread (3 folds)" in text
+    assert f"**{result['mean_roc_auc']:.3f} ± {result['sd_roc_auc']:.3f}**" in text
+    assert sum(line.startswith(f"| {k} | ") for k in range(3) for line in text.splitlines()) == 3
 
 def test_crossval_needs_two_folds(tmp_path):
     with pytest.raises(ValueError, match="at least 2 folds"):
         crossval.semeval_crossval(tmp_path, folds=1, store={})
+
+
+def test_evaluate_refuses_a_single_fold():
+    from click.testing import CliRunner
+    from service.cli import main
+
+    result = CliRunner().invoke(main, ["evaluate", "--semeval-folds", "1"])
+    assert result.exit_code == 2 and "at least 2 folds" in result.output
