@@ -90,10 +90,11 @@ COMMANDS.append(train_command)
               help="Also evaluate on a labelled export (CSV/JSONL, see README 'Labelled data format'); repeatable.")
 @click.option("--no-public", is_flag=True, help="Skip the public sets (with --labelled: only the site's data).")
 @click.option("--embedding-cache", is_flag=True,
-              help="Read the encoder cache `moderation train` keeps under .cache/ (never written): same scores, faster.")
+              help="Read the encoder cache `moderation train` keeps under .cache/ (never written, except that "
+                   "--semeval-folds adds the texts it had to encode): same scores, faster.")
 @click.option("--semeval-folds", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also refit the off-topic head this many times, cross-validating it on SemEval by thread "
-                   "(0: skip; 5 takes about ten minutes with a warm embedding cache).")
+                   "(0: skip; 5 takes about 3 minutes with a warm embedding cache, 15 without).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public,
                      embedding_cache, semeval_folds, seed):
