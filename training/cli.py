@@ -94,7 +94,7 @@ COMMANDS.append(train_command)
                    "--semeval-folds adds the texts it had to encode): same scores, faster.")
 @click.option("--semeval-folds", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also refit the off-topic head this many times, cross-validating it on SemEval by thread "
-                   "(0: skip; 5 takes about 3 minutes with a warm embedding cache, 15 without).")
+                   "(0: skip; 5 took about 3 minutes with a warm embedding cache; a cold one first encodes the topic sets).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public,
                      embedding_cache, semeval_folds, seed):
