@@ -95,7 +95,8 @@ class Bundle:
         chunks = None
         vecs = None
         # one encoder pass per comment, shared by both heads; skipped when no head needs it
-        need = list(range(len(texts))) if self.abuse.use_embeddings else \
+        every = self.abuse.use_embeddings or getattr(self.off_topic, "comment_lr_", None) is not None
+        need = list(range(len(texts))) if every else \
             [i for i, a in enumerate(articles) if a is not None and a.known] if self.off_topic.use_embeddings else []
         if need:
             enc = (self.abuse if self.abuse.use_embeddings else self.off_topic)._encoder()

@@ -2,7 +2,9 @@
 
 Features: the comment's embedding similarity to the title and to every window of the body (max,
 mean, top-3 mean: the whole body, not its first 256 tokens), TF-IDF cosine, content-word and
-named-entity overlap, and comment-only cues. Gradient-boosted trees handle a missing article as
+named-entity overlap, comment-only cues, and a comment-only score: a logistic regression on the comment's own
+embedding, learnt from the rows whose label the comment alone decides (human relevance labels: chit-chat,
+thanks, questions of one's own, spam). Gradient-boosted trees handle a missing article as
 missing values, so the same model scores comments whose article is unknown from the cues alone.
 Article features are cached by article id + content hash, so a busy article is encoded once.
 """
@@ -20,7 +22,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.model_selection import StratifiedKFold
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from .calibration import Platt, logit
 from .encoder import Chunks
@@ -119,8 +122,10 @@ class _ArticleFeatures:
 
 class OffTopicClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, use_embeddings: bool = True, max_iter: int = 300, learning_rate: float = 0.08,
-                 min_samples_leaf: int = 20, cache_size: int = 2048, encoder=None):
+                 min_samples_leaf: int = 20, cache_size: int = 2048, encoder=None, comment_head: bool = True):
+        """comment_head: add the comment-only embedding score (needs use_embeddings and `comment_rows` in fit)."""
         self.use_embeddings = use_embeddings
+        self.comment_head = comment_head
         self.min_samples_leaf = min_samples_leaf
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -175,9 +180,11 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
     def features(self, comments, articles, comment_vecs: np.ndarray | None = None) -> np.ndarray:
         comments = list(comments)
         arts = [Article.coerce(a) for a in articles]
+        head = getattr(self, "comment_lr_", None)  # None in bundles made before the comment head
         if self.use_embeddings and comment_vecs is None:
-            # only comments with an article need their embedding
-            need = [i for i, a in enumerate(arts) if a is not None and a.known]
+            # only comments with an article need their embedding, unless the comment head scores them all
+            need = list(range(len(comments))) if head is not None else \
+                [i for i, a in enumerate(arts) if a is not None and a.known]
             comment_vecs = np.zeros((len(comments), 384), np.float32)
             if need:
                 comment_vecs[need] = self._encoder().encode([normalize(comments[i]) for i in need])
@@ -210,11 +217,37 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
                 pair[10] = len({e for e in ents if e in f.words or e.rstrip("s") in f.words}) / len(ents) if ents else nan
                 pair[11] = math.log1p(len(ents))
             rows.append(np.concatenate([pair, cues]))
-        return np.asarray(rows, dtype=np.float64)
+        X = np.asarray(rows, dtype=np.float64)
+        if head is not None:
+            X = np.hstack([X, self._comment_scores(comments, comment_vecs)[:, None]])
+        return X
+
+    def _comment_scores(self, comments, vecs) -> np.ndarray:
+        s = self.comment_lr_.decision_function(vecs)
+        oof = getattr(self, "_comment_oof", None)  # while fitting: out-of-fold scores for the training rows
+        if oof:
+            s = np.array([oof.get(c, v) for c, v in zip(comments, s)])
+        return s
 
     @property
     def feature_names(self) -> list[str]:
-        return PAIR_NAMES + CUE_NAMES
+        return PAIR_NAMES + CUE_NAMES + (["comment_score"] if getattr(self, "comment_lr_", None) is not None else [])
+
+    def _fit_comment_head(self, comments, y, rows):
+        """The comment-only regression, and out-of-fold scores for its own training rows, so the trees do not
+        learn to trust a score that has seen the label. Folds group identical texts."""
+        idx = np.flatnonzero(rows)
+        if len(idx) < 50 or min(np.bincount(y[idx], minlength=2)) < 10:
+            return  # too few to learn from: no comment head (comment_lr_ stays None)
+        text = [comments[i] for i in idx]
+        V = self._encoder().encode([normalize(t) for t in text])
+        yy = y[idx]
+        groups = np.unique(text, return_inverse=True)[1]
+        oof = np.zeros(len(idx))
+        for tr, te in GroupKFold(5).split(V, yy, groups):
+            oof[te] = LogisticRegression(max_iter=2000).fit(V[tr], yy[tr]).decision_function(V[te])
+        self.comment_lr_ = LogisticRegression(max_iter=2000).fit(V, yy)
+        self._comment_oof = dict(zip(text, oof))
 
     # -- fitting / scoring ------------------------------------------------------------------------
     def _prep(self, X):
@@ -233,19 +266,28 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
                                               max_leaf_nodes=31, l2_regularization=1.0, random_state=0,
                                               min_samples_leaf=self.min_samples_leaf)
 
-    def fit(self, comments, articles, y, calibration=None, sample_weight=None):
+    def fit(self, comments, articles, y, calibration=None, sample_weight=None, comment_rows=None):
         """calibration: (comments, articles, y) held out for Platt scaling; else 3-fold out-of-fold.
-        sample_weight: per-row weight (e.g. more for human labels than for synthetic pairs)."""
+        sample_weight: per-row weight (e.g. more for human labels than for synthetic pairs).
+        comment_rows: the rows whose label the comment alone decides (human labels, rows without an article;
+        not pairs made by swapping articles): the comment head learns from these, if there are at least 50 with
+        10 of each class. Default: rows without an article."""
         comments = list(comments)
         articles = [Article.coerce(a) for a in articles]
         y = np.asarray(y, dtype=int)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
         self._lru = None
+        self.comment_lr_ = None
+        if self.comment_head and self.use_embeddings:
+            rows = np.array([a is None or not a.known for a in articles]) if comment_rows is None \
+                else np.asarray(comment_rows, dtype=bool)
+            self._fit_comment_head(comments, y, rows)
         docs = comments + list({a.key: f"{a.title or ''}\n{a.body or ''}" for a in articles if a is not None}.values())
         self.tfidf_ = TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english",
                                       max_features=200_000).fit(docs)
         X = self.features(comments, articles)
+        self._comment_oof = None
         self.dead_ = self._dead(X)
         X = self._prep(X)
         self.model_ = self._new_model().fit(X, y, sample_weight=w)
@@ -275,4 +317,5 @@ class OffTopicClassifier(BaseEstimator, ClassifierMixin):
         state["encoder"] = None
         state["_lru"] = None
         state.pop("_lru_lock", None)
+        state.pop("_comment_oof", None)
         return state

@@ -297,3 +297,63 @@ def test_off_topic_sample_weight_decides_between_conflicting_labels():
     X = a._prep(a.features(ABOUT_BUDGET, [ARTICLE] * len(ABOUT_BUDGET)))
     pa, pb = a.model_.predict_proba(X)[:, 1], b.model_.predict_proba(X)[:, 1]
     assert (pb > pa + 0.3).all()
+
+
+CHATTER = [f"{greet} {who}{end}" for greet in ("Thanks", "Hello", "Cheers", "Good morning", "lol")
+           for who in ("everyone", "all", "mate", "guys", "folks") for end in ("!", " :)")]
+ON_SUBJECT = [f"{a} {b}." for a in ("The council budget", "This tax rise", "The new bus plan", "Housing money",
+                                     "The flood repair fund")
+              for b in ("will cost families more than the mayor admits", "is overdue and well argued here",
+                        "should have gone to a public vote", "leaves the roads without repairs",
+                        "needs an independent audit")]
+
+
+def test_off_topic_comment_head_learns_from_the_comment_rows_only():
+    """Chit-chat is off-topic under any article: the comment head learns that from comment_rows (human labels,
+    no-article rows), not from swapped-article pairs, and the trees get its score as a feature."""
+    comments = CHATTER + ON_SUBJECT + ABOUT_BUDGET + ABOUT_BUDGET
+    arts = [ARTICLE] * (len(CHATTER) + len(ON_SUBJECT) + len(ABOUT_BUDGET)) + [OTHER] * len(ABOUT_BUDGET)
+    y = [1] * len(CHATTER) + [0] * len(ON_SUBJECT) + [0] * len(ABOUT_BUDGET) + [1] * len(ABOUT_BUDGET)
+    rows = [True] * (len(CHATTER) + len(ON_SUBJECT)) + [False] * (2 * len(ABOUT_BUDGET))
+    off = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(comments, arts, y, comment_rows=rows)
+    assert off.feature_names[-1] == "comment_score"
+    assert off.comment_lr_.coef_.shape == (1, 384)
+    chat, real = ["Morning all, cheers!", "Hello friends :)"], ["The budget should fund the buses.",
+                                                                  "Taxes rise to pay for housing."]
+    s = off._comment_scores(chat + real, off._encoder().encode([normalize(t) for t in chat + real]))
+    assert s[:2].min() > s[2:].max()
+    # swapped-article pairs carry the same comment with both labels: they must not have taught the head
+    alone = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(
+        comments[:len(rows) - 2 * len(ABOUT_BUDGET)], arts[:len(rows) - 2 * len(ABOUT_BUDGET)],
+        y[:len(rows) - 2 * len(ABOUT_BUDGET)], comment_rows=[True] * (len(rows) - 2 * len(ABOUT_BUDGET)))
+    np.testing.assert_allclose(off.comment_lr_.coef_, alone.comment_lr_.coef_)
+
+
+def test_off_topic_comment_head_needs_enough_rows_and_old_models_still_score():
+    comments = CHATTER[:10] + ON_SUBJECT[:10]
+    y = [1] * 10 + [0] * 10
+    few = models.OffTopicClassifier(max_iter=20, min_samples_leaf=2).fit(comments, [ARTICLE] * 20, y,
+                                                                        comment_rows=[True] * 20)
+    assert few.comment_lr_ is None and "comment_score" not in few.feature_names
+    assert few.features(comments[:2], [ARTICLE] * 2).shape[1] == len(few.feature_names)
+    del few.comment_lr_  # as in a bundle pickled before the comment head existed
+    assert few.predict_proba(comments[:2], [ARTICLE] * 2).shape == (2, 2)
+
+
+def test_bundle_embeds_comments_without_an_article_for_the_comment_head(monkeypatch):
+    """An n-gram-only abuse head does not need the comment's embedding, but the comment head does: in a batch,
+    the comment without an article must get its own vector, not a row of zeros."""
+    comments = CHATTER + ON_SUBJECT
+    y = [1] * len(CHATTER) + [0] * len(ON_SUBJECT)
+    off = models.OffTopicClassifier(max_iter=30, min_samples_leaf=3).fit(comments, [None] * len(comments), y)
+    assert off.comment_lr_ is not None  # default comment_rows: the rows without an article
+    abuse = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000)
+    abuse.fit(NICE + NASTY, [0] * len(NICE) + [1] * len(NASTY))
+    b = models.Bundle(abuse=abuse, off_topic=off, spam=None, thresholds={"abusive": 0.5, "off_topic": 0.5},
+                      metadata={"version": "head-1"})
+    seen = []
+    real = off.predict_proba
+    monkeypatch.setattr(off, "predict_proba", lambda c, a=None, v=None: seen.append(v) or real(c, a, v))
+    text = "Hello everyone, cheers :)"
+    b.score_many([(text, None), ("The budget funds buses.", ARTICLE)])
+    np.testing.assert_allclose(seen[0][0], off._encoder().encode([normalize(text)])[0], atol=1e-5)

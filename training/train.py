@@ -183,7 +183,9 @@ def fit_off_topic(o_train, o_cal, news, store):
     cal_articles = _articles(o_cal)
     off.fit(o_train.comment.tolist(), _articles(o_train), o_train.label.to_numpy(),
             calibration=(o_cal.comment.tolist(), cal_articles, o_cal.label.to_numpy()),
-            sample_weight=np.where(human, HUMAN_TOPIC_WEIGHT, 1.0))
+            sample_weight=np.where(human, HUMAN_TOPIC_WEIGHT, 1.0),
+            # the comment head learns from labels people gave, and from comments shown without an article
+            comment_rows=o_train.kind.isin(["human", "labelled", "no_article"]).to_numpy())
     oc_p = off.predict_proba(o_cal.comment.tolist(), cal_articles)[:, 1]
     human_cal = (o_cal.kind == "human").to_numpy()
     t_precision = _precision_threshold(o_cal.label.to_numpy()[human_cal], oc_p[human_cal], OFF_TOPIC_PRECISION)
@@ -273,7 +275,7 @@ def _labelled_cv_metrics(lab, topic, make_off):
         "abusive_roc_auc_labelled_cv3": _oof_auc(y, lab.group, lambda tr, te: models.AbuseClassifier(
             use_embeddings=False).fit(list(texts[tr]), y[tr]).predict_proba(list(texts[te]))[:, 1]),
         "off_topic_roc_auc_labelled_cv3": _oof_auc(yt, topic.group, lambda tr, te: make_off().fit(
-            list(comments[tr]), [arts[i] for i in tr], yt[tr]).predict_proba(
+            list(comments[tr]), [arts[i] for i in tr], yt[tr], comment_rows=np.ones(len(tr), bool)).predict_proba(
             list(comments[te]), [arts[i] for i in te])[:, 1])}
 
 
@@ -294,7 +296,8 @@ def _train_labelled_only(lab: pd.DataFrame, quick: bool):
         return models.OffTopicClassifier(use_embeddings=not quick, max_iter=100 if small else 300,
                                          min_samples_leaf=max(2, min(20, len(topic) // 10)))
     log.info("fitting off-topic head on %d labelled rows (%d off-topic)", len(topic), int(topic.label.sum()))
-    off = make_off().fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy())
+    off = make_off().fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy(),
+                         comment_rows=np.ones(len(topic), bool))  # every label here is a moderator's
     data_log = {"abuse_train": _describe("abuse train", labelled_abuse_rows(lab)),
                 "topic_train": _describe("topic train", topic, by=["source", "kind"])}
     log.info("cross-validating both heads on the labelled rows (nothing else to measure them on)")
@@ -425,6 +428,7 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
         "abuse_embeddings": bool(abuse.use_embeddings),
         "abuse_excluded_sources": list(exclude),
         "off_topic_human_weight": HUMAN_TOPIC_WEIGHT,
+        "off_topic_comment_head": getattr(off, "comment_lr_", None) is not None,
         "abuse_stack": {"stack_weight": abuse.stack_weight, "embedding_C": abuse.embedding_C}
         if abuse.use_embeddings else None,
         "training_seconds": round(time.time() - t0, 1),
@@ -464,11 +468,15 @@ def write_model_card(folder: Path, meta: dict) -> Path:
                 if meta.get("abuse_excluded_sources") else ""),
              "* **spans**: words that drive the abuse score, from a word-level model trained on civil_toxic_spans gold.",
              "* **off_topic**: comment against its article: " + meta.get("encoder", "") + " similarity to the title and "
-             "to every window of the body, TF-IDF, word and entity overlap, comment-only cues; gradient-boosted "
+             "to every window of the body, TF-IDF, word and entity overlap, comment-only cues"
+             + (", and a comment-only score (a logistic regression on the comment's embedding, learnt from human "
+                "relevance labels and comments without an article, out-of-fold for the trees' own rows)"
+                if meta.get("off_topic_comment_head") else "") + "; gradient-boosted "
              "trees; hard negatives (most similar other article) and SemEval human labels"
              + (f" (each human label weighs {meta['off_topic_human_weight']:g} synthetic pairs)"
                 if meta.get("off_topic_human_weight") else "") + ". Without an article, "
-             "text-only cues decide and `article_known` is false.",
+             "text-only cues" + (" and the comment-only score" if meta.get("off_topic_comment_head") else "")
+             + " decide and `article_known` is false.",
              "* **spam**: self-promotion and links (YouTube spam collection against news comments); spam is held "
              "under its own reason whatever the article (the off-topic head also learnt spam cues).", "",
              "## Thresholds (chosen on validation data)", "",
