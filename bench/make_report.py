@@ -2,6 +2,7 @@
 
     .venv/bin/moderation evaluate --output bench/eval [--embedding-cache]
     .venv/bin/python bench/score_speed.py | tee bench/speed.txt
+    .venv/bin/python bench/arc_hard_pairs.py | tee bench/arc_hard_pairs.txt
     .venv/bin/python bench/make_report.py [--note "..."]
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--eval", default=str(HERE / "eval"))
     ap.add_argument("--speed", default=str(HERE / "speed.txt"))
+    ap.add_argument("--arc-hard", default=str(HERE / "arc_hard_pairs.txt"))
     ap.add_argument("--note", default="", help="A paragraph placed under the title (e.g. which bundle and why).")
     args = ap.parse_args(argv)
     ev = Path(args.eval)
@@ -33,7 +35,14 @@ def main(argv=None):
     out += ["Reproduce (2-core machine; the data in ../shared/data):", "", "```sh",
             results["command"].replace("moderation ", ".venv/bin/moderation ", 1),
             ".venv/bin/python bench/score_speed.py | tee bench/speed.txt",
+            ".venv/bin/python bench/arc_hard_pairs.py | tee bench/arc_hard_pairs.txt",
             ".venv/bin/python bench/make_report.py", "```", "", "## Quality (`moderation evaluate`)", "", body.strip(), ""]
+    arc_hard = Path(args.arc_hard)
+    if arc_hard.exists():
+        out += ["## ARC hard negatives by how close the two debates are (`bench/arc_hard_pairs.py`)", "",
+                "The hard negatives above, split into thirds by the cosine between the comment's own debate headline "
+                "and the one it is paired with, each against the same on-topic pairs. The closer the debates, the "
+                "more often the comment is about the other debate's subject too.", "", arc_hard.read_text().strip(), ""]
     out += ["## Speed (`bench/score_speed.py`)", ""]
     out += [speed.read_text().strip() if speed.exists() else "Not measured yet.", ""]
     (HERE / "REPORT-models.md").write_text("\n".join(out), encoding="utf-8")
