@@ -1,5 +1,6 @@
 """SemEval cross-validation by thread: every labelled row is scored once, by a model that never saw its thread."""
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -63,6 +64,17 @@ def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tm
         assert f["roc_auc"] == pytest.approx(roc_auc_score(y[fold == k], p[fold == k]))
         assert f["recall"] == pytest.approx((p[(fold == k) & (y == 1)] >= 0.5).mean())
     assert result["pooled"]["baseline_roc_auc"] > 0.5  # TF-IDF cosine also sees the word overlap
+    # hard negatives: each fold's on-topic answers, also paired with another held-out thread's question
+    for k, f in enumerate(result["per_fold"]):
+        test = sem[fold == k]
+        hard = data.build_hard_negatives(test, seed=0)
+        assert f["hard_negatives"] == len(hard) > 0 and not (hard.group.map(dict(zip(test.group, test.article_title)))
+                                                             == hard.article_title).any()
+        rows = pd.concat([test[test.label == 0], hard])
+        hp = _Overlap().predict_proba(rows.comment.tolist(), [models.Article(t, b) for t, b in
+                                                              zip(rows.article_title, rows.article_body)])[:, 1]
+        assert f["hard_roc_auc"] == pytest.approx(roc_auc_score(rows.label, hp))
+    assert result["mean_hard_roc_auc"] == pytest.approx(np.mean([f["hard_roc_auc"] for f in result["per_fold"]]))
     # and the evaluation report shows every fold, the mean and the pooled numbers
     from training.evaluate import write_report
     report = tmp_path / "report.md"
@@ -72,6 +84,7 @@ def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tm
     assert "## SemEval cross-validated by thread (3 folds)" in text
     assert f"**{result['mean_roc_auc']:.3f} ± {result['sd_roc_auc']:.3f}**" in text
     assert sum(line.startswith(f"| {k} | ") for k in range(3) for line in text.splitlines()) == 3
+    assert f"{result['mean_hard_roc_auc']:.3f} (mean)" in text
 
 def test_crossval_needs_two_folds(tmp_path):
     with pytest.raises(ValueError, match="at least 2 folds"):

@@ -391,19 +391,23 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
         lines += [f"## SemEval cross-validated by thread ({cv['folds']} folds)", "",
                   "The training recipe (`moderation train`'s off-topic head: same synthetic pairs, hard negatives, "
                   "weights, calibration split and threshold rule) refitted once per fold, each fold's threads held "
-                  "out; fold 0 is the shipped bundle's held-out split. Human labels only; TF-IDF cosine on the same "
-                  "rows.", "",
+                  "out; fold 0 is the shipped bundle's held-out split. Human labels; TF-IDF cosine on the same "
+                  "rows. Hard negatives: the fold's on-topic answers against the same answers paired with the most "
+                  "similar question of another held-out thread.", "",
                   "| fold | n (pos) | threads | ROC-AUC | TF-IDF cosine ROC-AUC | PR-AUC | TF-IDF PR-AUC | threshold | "
-                  "precision | recall |", "|" + "---|" * 10]
+                  "precision | recall | hard negatives | hard-negative ROC-AUC | TF-IDF |", "|" + "---|" * 13]
         for f in cv["per_fold"]:
             lines.append(f"| {f['fold']} | {f['n']} ({f['positives']}) | {f['threads']} | **{_fmt(f['roc_auc'])}** | "
                          f"{_fmt(f['baseline_roc_auc'])} | {_fmt(f['pr_auc'])} | {_fmt(f['baseline_pr_auc'])} | "
-                         f"{_fmt(f['threshold'])} | {_fmt(f['precision'])} | {_fmt(f['recall'])} |")
+                         f"{_fmt(f['threshold'])} | {_fmt(f['precision'])} | {_fmt(f['recall'])} | "
+                         f"{f.get('hard_negatives', '')} | {_fmt(f.get('hard_roc_auc'))} | "
+                         f"{_fmt(f.get('baseline_hard_roc_auc'))} |")
         lines += [f"| mean ± sd | | | **{cv['mean_roc_auc']:.3f} ± {cv['sd_roc_auc']:.3f}** | "
-                  f"{cv['baseline_mean_roc_auc']:.3f} ± {cv['baseline_sd_roc_auc']:.3f} | | | | | |",
+                  f"{cv['baseline_mean_roc_auc']:.3f} ± {cv['baseline_sd_roc_auc']:.3f} | | | | | | | "
+                  f"{_fmt(cv.get('mean_hard_roc_auc'))} (mean) | |",
                   f"| pooled out-of-fold | {pooled['n']} ({pooled['positives']}) | | {_fmt(pooled['roc_auc'])} | "
                   f"{_fmt(pooled['baseline_roc_auc'])} | {_fmt(pooled['pr_auc'])} | {_fmt(pooled['baseline_pr_auc'])} "
-                  "| | | |", ""]
+                  "| | | | | | |", ""]
     nh = r.get("news_on_topic")
     if nh:
         lines += ["## On-topic news comments held as off-topic", "",
