@@ -40,13 +40,14 @@ def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tm
     root = _threads(make_tiny_data(tmp_path / "data"))
     seen = []
 
-    def fake_fit(o_train, o_cal, news, store):
+    def fake_fit(o_train, o_cal, news, store, **params):
+        assert params == {"comment_head": False}  # passed through to the classifier
         seen.append((set(o_train[o_train.source == "semeval2016_cqa"].group),
                      set(o_cal[o_cal.source == "semeval2016_cqa"].group)))
         return _Overlap(), 0.5, {}
 
     monkeypatch.setattr(crossval, "fit_off_topic", fake_fit)
-    result = crossval.semeval_crossval(root, folds=3, quick=True, store={})
+    result = crossval.semeval_crossval(root, folds=3, quick=True, store={}, comment_head=False)
     sem = data.load_topic_sets(root, sources=("semeval2016_cqa",))
     fold = data.grouped_folds(sem, 3)
     assert len(seen) == 3 and result["folds"] == 3

@@ -35,10 +35,11 @@ def _at(y, p, t) -> tuple[float | None, float]:
     return (float(y[held].mean()) if held.any() else None), float(held[y == 1].mean()) if (y == 1).any() else 0.0
 
 
-def semeval_crossval(root, folds: int = 5, seed: int = 0, quick: bool = False, store=None) -> dict:
+def semeval_crossval(root, folds: int = 5, seed: int = 0, quick: bool = False, store=None, **params) -> dict:
     """Per-fold and pooled out-of-fold ROC-AUC / PR-AUC on SemEval human labels, model beside TF-IDF cosine;
     precision and recall at each fold's own threshold (chosen as training chooses it, never on the fold).
-    store: the encoder's embedding cache (default: the one `moderation train` keeps)."""
+    store: the encoder's embedding cache (default: the one `moderation train` keeps). params: OffTopicClassifier
+    settings to change from the shipped recipe, to measure what one of them adds (e.g. comment_head=False)."""
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
     caps = CAPS["quick" if quick else "full"]
@@ -54,7 +55,7 @@ def semeval_crossval(root, folds: int = 5, seed: int = 0, quick: bool = False, s
         o_train, o_cal, o_held = topic_splits(root, caps, seed, semeval_fold=(k, folds), topics=topics)
         test = o_held[o_held.source == "semeval2016_cqa"]
         log.info("fold %d/%d: %d SemEval rows held out (%d threads)", k + 1, folds, len(test), test.group.nunique())
-        off, t_off, _ = fit_off_topic(o_train, o_cal, news, store)
+        off, t_off, _ = fit_off_topic(o_train, o_cal, news, store, **params)
         p = off.predict_proba(test.comment.tolist(), _articles(test))[:, 1]
         base = tfidf_offtopic_scores(test.comment.tolist(), test.article_title.tolist(), test.article_body.tolist())
         y = test.label.to_numpy(int)
@@ -76,7 +77,7 @@ def semeval_crossval(root, folds: int = 5, seed: int = 0, quick: bool = False, s
     auc = np.array([r["roc_auc"] for r in rows])
     hard_auc = [r["hard_roc_auc"] for r in rows if r["hard_roc_auc"] is not None]
     base_auc = np.array([r["baseline_roc_auc"] for r in rows])
-    return {"folds": folds, "seed": seed, "quick": quick, "per_fold": rows,
+    return {"folds": folds, "seed": seed, "quick": quick, "params": params, "per_fold": rows,
             "mean_roc_auc": float(auc.mean()), "sd_roc_auc": float(auc.std(ddof=1)),
             "baseline_mean_roc_auc": float(base_auc.mean()), "baseline_sd_roc_auc": float(base_auc.std(ddof=1)),
             "mean_hard_roc_auc": float(np.mean(hard_auc)) if hard_auc else None,

@@ -170,14 +170,15 @@ def topic_splits(root, caps, seed=0, semeval_fold: tuple[int, int] | None = None
     return train, cal, heldout
 
 
-def fit_off_topic(o_train, o_cal, news, store):
+def fit_off_topic(o_train, o_cal, news, store, **params):
     """The off-topic head and its threshold, as shipped: also what cross-validation repeats per fold.
+    params: OffTopicClassifier settings to change (e.g. comment_head=False, to measure what it adds).
     Returns (classifier, threshold, validation metrics)."""
     arts = pd.concat([o_train, o_cal])
     with_art = arts[(arts.article_title != "") | (arts.article_body != "")]
     precompute([normalize(c) for c in with_art.comment] + [t for t in with_art.article_title if t] +
                [b for b in with_art.article_body if b], store, "topic")
-    off = models.OffTopicClassifier()
+    off = models.OffTopicClassifier(**params)
     log.info("fitting off-topic head")
     human = ((o_train.source == "semeval2016_cqa") & (o_train.kind == "human")).to_numpy()
     cal_articles = _articles(o_cal)
