@@ -20,14 +20,9 @@ from models.encoder import get_encoder
 
 from . import data
 from .evaluate import tfidf_offtopic_scores
-from .train import CACHE_DIR, CAPS, EmbeddingStore, fit_off_topic, topic_splits, _articles
+from .train import CACHE_DIR, CAPS, EmbeddingStore, fit_off_topic, topic_splits, _articles, _auc
 
 log = logging.getLogger("moderation.crossval")
-
-
-def _auc_or_none(y, p):
-    y = np.asarray(y, dtype=int)
-    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
 
 
 def _at(y, p, t) -> tuple[float | None, float]:
@@ -69,8 +64,8 @@ def semeval_crossval(root, folds: int = 5, seed: int = 0, quick: bool = False, s
                      "pr_auc": float(average_precision_score(y, p)),
                      "baseline_pr_auc": float(average_precision_score(y, base)),
                      "threshold": float(t_off), "precision": precision, "recall": recall,
-                     "hard_negatives": int(hard.label.sum()), "hard_roc_auc": _auc_or_none(hard.label, hard_p),
-                     "baseline_hard_roc_auc": _auc_or_none(hard.label, hard_base)})
+                     "hard_negatives": int(hard.label.sum()), "hard_roc_auc": _auc(hard.label.to_numpy(int), hard_p),
+                     "baseline_hard_roc_auc": _auc(hard.label.to_numpy(int), hard_base)})
         oof.append((y, p, base))
         log.info("fold %d: ROC-AUC %.3f (TF-IDF cosine %.3f)", k, rows[-1]["roc_auc"], rows[-1]["baseline_roc_auc"])
     y, p, base = (np.concatenate(x) for x in zip(*oof))
