@@ -30,6 +30,20 @@ def _trim(text: str, b: int, e: int) -> tuple[int, int]:
     return b, e
 
 
+def _soft(M, y):
+    """(M, 0/1 labels, weights) for a logistic regression on soft labels: a row labelled p in (0, 1) appears
+    twice, abusive with weight p and clean with weight 1 - p, which is the cross-entropy against p."""
+    y = np.asarray(y, dtype=float)
+    soft = np.flatnonzero((y > 0) & (y < 1))
+    if len(soft) == 0:
+        return M, y.astype(int), None
+    rows = np.r_[np.arange(len(y)), soft]
+    labels = np.r_[np.where(y >= 1, 1, 0), np.zeros(len(soft))].astype(int)
+    weights = np.r_[np.where((y > 0) & (y < 1), y, 1.0), 1 - y[soft]]
+    labels[soft] = 1
+    return M[rows], labels, weights
+
+
 class AbuseClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, use_embeddings: bool = True, C: float = 1.0, embedding_weight: float = 1.5,
                  max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None,
@@ -70,11 +84,14 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
 
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X, y, sub_labels=None, calibration=None):
-        """X: texts; y: 0/1, or NaN for rows that only carry sub-labels. sub_labels: {name: array with 1/0/NaN (unknown)}.
-        calibration: (texts, y) held out for Platt scaling; without it, 3-fold out-of-fold margins."""
+        """X: texts; y: 0/1, a probability in between (a soft label: how abusive a crowd found the text), or NaN
+        for rows that only carry sub-labels. sub_labels: {name: array with 1/0/NaN (unknown)}.
+        calibration: (texts, 0/1) held out for Platt scaling; without it, 3-fold out-of-fold margins."""
         self._W = None
         texts = [normalize(t) for t in X]
         y = np.asarray(y, dtype=float)
+        if np.any((y < 0) | (y > 1)):
+            raise ValueError("abuse labels must lie in [0, 1] (or be NaN)")
         main = ~np.isnan(y)  # NaN: the row only teaches sub-labels (e.g. a set with positives only)
         self.classes_ = np.array([0, 1])
         self.word_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.5, sublinear_tf=True,
@@ -87,8 +104,8 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
             M_all = sp.hstack([self.word_.transform(texts), self.char_.transform(texts)], format="csr")
         else:
             M_all = self._matrix(texts, self._encoder().encode(texts) if self.use_embeddings else None)
-        M, y = M_all[main], y[main].astype(int)
-        self.lr_ = self._new_lr().fit(M, y)
+        M, y = M_all[main], y[main]
+        self.lr_ = self._new_lr().fit(*_soft(M, y))
         self.emb_lr_ = None
         if self._stacked:
             pass  # calibrated below, on the stacked margin
@@ -97,10 +114,10 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
             margins = self.lr_.decision_function(self._matrix(cal_texts))
             self.platt_ = Platt().fit(margins, calibration[1])
         else:
-            margins = np.zeros(len(y))
-            for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(M, y):
-                margins[te] = self._new_lr().fit(M[tr], y[tr]).decision_function(M[te])
-            self.platt_ = Platt().fit(margins, y)
+            margins, hard = np.zeros(len(y)), (y >= 0.5).astype(int)
+            for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(M, hard):
+                margins[te] = self._new_lr().fit(*_soft(M[tr], y[tr])).decision_function(M[te])
+            self.platt_ = Platt().fit(margins, hard)
         self.sub_ = {}
         for name, labels in (sub_labels or {}).items():
             labels = np.asarray(labels, dtype=float)
@@ -117,7 +134,8 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         if not self._stacked:
             raise ValueError("fit_embedding_head needs use_embeddings=True and a stack_weight")
         emb = self._encoder().encode([normalize(t) for t in X])
-        self.emb_lr_ = LogisticRegression(C=self.embedding_C, solver="liblinear", max_iter=200).fit(emb, np.asarray(y, int))
+        self.emb_lr_ = LogisticRegression(C=self.embedding_C, solver="liblinear", max_iter=200).fit(
+            *_soft(emb, np.asarray(y, float)))
         self._W = None
         if calibration is None:
             raise ValueError("a stacked head is calibrated on held-out (texts, y): pass calibration")

@@ -37,6 +37,18 @@ def test_abuse_label_mapping_and_columns(root):
     assert by_text.loc["Good point about the budget", ["insult", "obscene", "identity_attack", "threat"]].eq(0).all()
 
 
+def test_c3_trains_towards_its_crowd_rating_and_other_sets_towards_their_label(root):
+    df = data.load_abuse_sets(root)
+    by_text = df.set_index("text")
+    assert by_text.loc["You are a clown and a liar", "target"] == 1.0  # mean rating 3: past "toxic" (2)
+    assert by_text.loc["Taxes are too high", "target"] == 1.0  # exactly 2.0, as the label's threshold
+    assert by_text.loc["Good point about the budget", "target"] == 0.0
+    sharp = by_text.loc["A rather sharp remark"]  # mean rating 1.4: not abusive, but 40% of the way there
+    assert sharp["label"] == 0 and sharp["target"] == pytest.approx(0.4)
+    others = df[df.source != "c3"]
+    assert (others.target == others.label).all()
+
+
 def test_c3_and_ucc_duplicate_kept_once_on_the_held_out_side(root):
     df = data.load_abuse_sets(root)
     keys = df["text"].map(data.normalise_text)

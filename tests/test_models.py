@@ -242,6 +242,23 @@ def test_stacked_embedding_head_adds_its_margin_to_the_ngram_margin():
         models.AbuseClassifier(use_embeddings=True, stack_weight=1.0).fit(NICE + NASTY, [0] * 10 + [1] * 10)
 
 
+def test_abuse_head_learns_from_soft_labels():
+    """A crowd's mean rating trains the head: words in texts rated 0.9 abusive score above words rated 0.1."""
+    sharp = [f"that is a sharp remark about bananas number {i}" for i in range(8)]
+    mild = [f"that is a sharp remark about apples number {i}" for i in range(8)]
+    texts = NICE + NASTY + sharp + mild
+    y = [0.0] * 10 + [1.0] * 10 + [0.9] * 8 + [0.1] * 8
+    clf = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000).fit(texts, y)
+    p = clf.predict_proba(["a remark about bananas", "a remark about apples"])[:, 1]
+    assert p[0] > p[1]
+    flipped = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000).fit(
+        texts, y[:20] + [0.1] * 8 + [0.9] * 8)
+    q = flipped.predict_proba(["a remark about bananas", "a remark about apples"])[:, 1]
+    assert q[0] < q[1]
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        models.AbuseClassifier(use_embeddings=False).fit(NICE + NASTY, [0] * 10 + [2] * 10)
+
+
 def test_estimators_follow_the_sklearn_api(tiny):
     p = tiny.abuse.predict_proba(["you idiot", "nice article"])
     assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)

@@ -12,12 +12,13 @@ def write(path, content):
 def make_tiny_data(r):
     """A few rows in the file format of every set in DATA.md (hand-written, not copied)."""
     c3 = pd.DataFrame({
-        "article_id": [1, 1, 2, 3],
+        "article_id": [1, 1, 2, 3, 3],
         "comment_text": ["You are a clown and a liar", "Good point about the budget",
-                         "Shared text that UCC also has", "Taxes are too high"],
-        "crowd_toxicity_level": [3.0, 1.0, 1.0, 2.0],
-        "njudgements_toxicity_expt": [3, 3, 3, 3],
-        "toxicity_characteristics": ["abusive:3\npersonal_attack:2", "none:3", "none:3", "abusive:2\npersonal_attack:1"],
+                         "Shared text that UCC also has", "Taxes are too high", "A rather sharp remark"],
+        "crowd_toxicity_level": [3.0, 1.0, 1.0, 2.0, 1.4],
+        "njudgements_toxicity_expt": [3, 3, 3, 3, 5],
+        "toxicity_characteristics": ["abusive:3\npersonal_attack:2", "none:3", "none:3", "abusive:2\npersonal_attack:1",
+                                     "inflammatory:2"],
     })
     (r / "abuse/c3").mkdir(parents=True)
     c3.to_csv(r / "abuse/c3/C3_anonymized.csv", index=False)

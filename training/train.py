@@ -238,7 +238,8 @@ def load_labelled(paths) -> tuple[pd.DataFrame, list[dict]]:
 def labelled_abuse_rows(lab: pd.DataFrame) -> pd.DataFrame:
     """Abuse-head rows; as in the public sets, a comment that is not abusive is none of the abuse types."""
     sub = np.where(lab.abusive.to_numpy(int) == 0, 0.0, np.nan)
-    return pd.DataFrame({"text": lab.text, "label": lab.abusive.astype(int), "group": lab.group,
+    return pd.DataFrame({"text": lab.text, "label": lab.abusive.astype(int), "target": lab.abusive.astype(float),
+                         "group": lab.group,
                          "source": lab.source, "split": "train"}).assign(**{k: sub for k in data.SUB_LABELS})
 
 
@@ -359,7 +360,7 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
     subs = {k: a_train[k].to_numpy(float) for k in data.SUB_LABELS}
     log.info("fitting abuse head")
     # civil_toxic_spans holds positives only: as main-head data it would teach "news style = abusive"
-    y_main = np.where(a_train.source.isin(POSITIVE_ONLY), np.nan, a_train.label.to_numpy(float))
+    y_main = np.where(a_train.source.isin(POSITIVE_ONLY), np.nan, a_train.target.to_numpy(float))
     abuse.fit(a_train.text.tolist(), y_main, sub_labels=subs,
               calibration=(a_cal.text.tolist(), a_cal.label.to_numpy()))
     spans = data.load_spans(root)
