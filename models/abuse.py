@@ -85,7 +85,7 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
     # -- fitting --------------------------------------------------------------------------
     def fit(self, X, y, sub_labels=None, calibration=None):
         """X: texts; y: 0/1, a probability in between (a soft label: how abusive a crowd found the text), or NaN
-        for rows that only carry sub-labels. sub_labels: {name: array with 1/0/NaN (unknown)}.
+        for rows that only carry sub-labels. sub_labels: {name: array with 1/0/NaN (unknown), soft labels allowed}.
         calibration: (texts, 0/1) held out for Platt scaling; without it, 3-fold out-of-fold margins."""
         self._W = None
         texts = [normalize(t) for t in X]
@@ -122,8 +122,8 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         for name, labels in (sub_labels or {}).items():
             labels = np.asarray(labels, dtype=float)
             known = ~np.isnan(labels)
-            if known.sum() >= 20 and len(np.unique(labels[known])) == 2:
-                self.sub_[name] = self._new_lr().fit(M_all[known], labels[known].astype(int))
+            if known.sum() >= 20 and len(np.unique(labels[known] >= 0.5)) == 2:
+                self.sub_[name] = self._new_lr().fit(*_soft(M_all[known], labels[known]))
         if self._stacked:
             self.fit_embedding_head([t for t, m in zip(X, main) if m], y, calibration)
         return self

@@ -248,9 +248,12 @@ def test_abuse_head_learns_from_soft_labels():
     mild = [f"that is a sharp remark about apples number {i}" for i in range(8)]
     texts = NICE + NASTY + sharp + mild
     y = [0.0] * 10 + [1.0] * 10 + [0.9] * 8 + [0.1] * 8
-    clf = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000).fit(texts, y)
+    clf = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000).fit(
+        texts, y, sub_labels={"insult": y})  # sub-labels may be soft too (C3's share of annotators)
     p = clf.predict_proba(["a remark about bananas", "a remark about apples"])[:, 1]
     assert p[0] > p[1]
+    insult = clf.scores(["a remark about bananas", "a remark about apples"])["insult"]
+    assert insult[0] > insult[1]
     flipped = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000).fit(
         texts, y[:20] + [0.1] * 8 + [0.9] * 8)
     q = flipped.predict_proba(["a remark about bananas", "a remark about apples"])[:, 1]

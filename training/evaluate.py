@@ -483,7 +483,8 @@ def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscate
             for sub in data.SUB_LABELS:
                 if sub in s.scores:
                     known = s.frame[sub].notna().to_numpy()
-                    row["sub_scores"][sub] = binary_metrics(s.frame[sub][known].astype(int), s.scores[sub][known])
+                    # a soft sub-label (C3's insult) counts as positive only when it is a full label
+                    row["sub_scores"][sub] = binary_metrics((s.frame[sub][known] >= 1).astype(int), s.scores[sub][known])
         results["sets"].append(row)
     scored = [s for s in sets if s.scores]
     if obfuscated:
