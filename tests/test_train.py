@@ -59,6 +59,9 @@ def test_model_card_lists_sources_licences_and_metrics(tmp_path):
             "metrics": {"held_out": {"abusive_roc_auc_olid": 0.91}}, "held_out": {"note": "OLID test"}}
     text = tr.write_model_card(tmp_path, meta).read_text()
     assert "CC BY-NC-SA 4.0" in text and "abusive_roc_auc_olid | 0.91" in text and "Known limits" in text
+    assert "soft label" not in text
+    soft = tr.write_model_card(tmp_path, {**meta, "abuse_soft_targets": ["c3"]}).read_text()
+    assert "Trained towards the crowd's mean rating (a soft label, see the table below) for: c3." in soft
 
 
 def test_train_command_is_registered():

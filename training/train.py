@@ -437,6 +437,7 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
         "sub_scores": sorted(abuse.sub_),
         "abuse_embeddings": bool(abuse.use_embeddings),
         "abuse_excluded_sources": list(exclude),
+        "abuse_soft_targets": sorted(n for n in set(a_train.source) if "target" in data.SOURCES.get(n, {})),
         "off_topic_human_weight": HUMAN_TOPIC_WEIGHT,
         "off_topic_hard_negative_weight": HARD_TOPIC_WEIGHT,
         "off_topic_comment_head": getattr(off, "comment_lr_", None) is not None,
@@ -476,7 +477,9 @@ def write_model_card(folder: Path, meta: dict) -> Path:
                 f"{(meta.get('abuse_stack') or {}).get('stack_weight')}) before calibration."
                 if meta.get("abuse_embeddings") else "No sentence-embedding features in this bundle (--quick).")
              + (" Left out of abuse training: " + ", ".join(meta["abuse_excluded_sources"]) + "."
-                if meta.get("abuse_excluded_sources") else ""),
+                if meta.get("abuse_excluded_sources") else "")
+             + (" Trained towards the crowd's mean rating (a soft label, see the table below) for: "
+                + ", ".join(meta["abuse_soft_targets"]) + "." if meta.get("abuse_soft_targets") else ""),
              "* **spans**: words that drive the abuse score, from a word-level model trained on civil_toxic_spans gold.",
              "* **off_topic**: comment against its article: " + meta.get("encoder", "") + " similarity to the title and "
              "to every window of the body, TF-IDF, word and entity overlap, comment-only cues"
