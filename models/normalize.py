@@ -16,7 +16,7 @@ LOOKALIKE = str.maketrans({
     "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
     "ѕ": "s", "к": "k", "м": "m", "т": "t", "в": "b", "н": "h", "ԁ": "d", "ɡ": "g", "ո": "n",
     "α": "a", "ο": "o", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x", "ѵ": "v", "ӏ": "l", "ɑ": "a",
+    "χ": "x", "ѵ": "v", "ӏ": "l", "ɑ": "a", "һ": "h", "σ": "o", "ς": "c",  # NFKC turns lunate sigma "ϲ" into "ς"
 })
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
                       "!": "i", "|": "l", "+": "t", "8": "b", "9": "g"})
@@ -31,6 +31,8 @@ _SWEAR_SET = frozenset(SWEARS)
 _TOKEN = re.compile(r"\S+")
 _WORD_EDGE = re.compile(r"^([\"'(\[{<]*)(.*?)([\"')\]}>.,;:?!]*)$", re.S)
 _ALPHA = re.compile(r"[^\W\d_]", re.U)
+_STRETCH = re.compile(r"(.)\1{2,}")
+_TRAILING = "[.,;:!?)\"']*"  # punctuation after a spaced-out or dotted word: "f u c k!", "s.h.i.t,"
 
 
 def _clean(text: str) -> str:
@@ -38,10 +40,17 @@ def _clean(text: str) -> str:
 
 
 def _squeeze(word: str) -> str:
-    """Letters repeated 3+ times become 2 (`stuuupid` -> `stuupid`), then to 1 if that is a swear."""
-    w = re.sub(r"(.)\1{2,}", r"\1\1", word)
+    """Letters repeated 3+ times become 2 (`stuuupid` -> `stuupid`), then 1 where that makes a swear: every
+    doubled letter (`stuupid`), or only the stretched one, so a word's own double letters stay (`kkkkill`)."""
+    w = _STRETCH.sub(r"\1\1", word)
     single = re.sub(r"(.)\1+", r"\1", w)
-    return single if single in _SWEAR_SET and w not in _SWEAR_SET else w
+    if w in _SWEAR_SET or single in _SWEAR_SET:
+        return w if w in _SWEAR_SET else single
+    for m in _STRETCH.finditer(word):
+        one = _STRETCH.sub(r"\1\1", word[:m.start()] + m.group(1) + word[m.end():])
+        if one in _SWEAR_SET:
+            return one
+    return w
 
 
 def _unmask(word: str) -> str:
@@ -110,13 +119,16 @@ def normalize_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
     for b, e in tokens(text):
         raw = _clean(text[b:e])
         # dotted or dashed single letters in one token: f.u.c.k, s-h-i-t
-        if re.fullmatch(r"(?:[^\W\d_][.\-_*]){2,}[^\W\d_]\.?", raw):
+        if re.fullmatch(r"(?:[^\W\d_][.\-_*]){2,}[^\W\d_]" + _TRAILING, raw):
             flush()
-            words.append(normalize_word(re.sub(r"[.\-_*]", "", raw)))
+            words.append(normalize_word(re.sub(r"[\W_]", "", raw)))
             spans.append((b, e))
             continue
-        if len(raw) == 1 and _ALPHA.match(raw):
-            run.append((raw, b, e))
+        letter = re.fullmatch(r"([^\W\d_])(" + _TRAILING + ")", raw)
+        if letter:
+            run.append((letter.group(1), b, e))
+            if letter.group(2):  # the punctuation ends the spaced-out word
+                flush()
             continue
         flush()
         words.append(normalize_word(raw))

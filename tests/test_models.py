@@ -88,6 +88,9 @@ def tiny(tmp_path_factory):
 @pytest.mark.parametrize("obfuscated, plain", [
     ("f u c k", "fuck"), ("sh*t", "shit"), ("f**k", "fuck"), ("1d10t", "idiot"), ("stuuuuupid", "stupid"),
     ("id\u200biot", "idiot"), ("\u0455tup\u0456d", "stupid"), ("f.u.c.k", "fuck"), ("IDIOT!!!", "idiot"),
+    ("s t u p i d,", "stupid"), ("f u c k!", "fuck"), ("s.h.i.t,", "shit"), ("f_u_c_k", "fuck"),  # punctuation after
+    ("kkkkill", "kill"), ("bulllllshit", "bullshit"),  # the stretched letter only: a word's own double letters stay
+    ("s\u04bbit", "shit"), ("fu\u03f2k", "fuck"), ("g\u03c3d", "god"),  # Cyrillic shha, lunate sigma, sigma
 ])
 def test_normalise_undoes_obfuscation(obfuscated, plain):
     assert normalize(f"you {obfuscated} here").split() == ["you", plain, "here"]
