@@ -34,14 +34,13 @@ def _soft(M, y):
     """(M, 0/1 labels, weights) for a logistic regression on soft labels: a row labelled p in (0, 1) appears
     twice, abusive with weight p and clean with weight 1 - p, which is the cross-entropy against p."""
     y = np.asarray(y, dtype=float)
-    soft = np.flatnonzero((y > 0) & (y < 1))
-    if len(soft) == 0:
+    is_soft = (y > 0) & (y < 1)
+    if not is_soft.any():
         return M, y.astype(int), None
-    rows = np.r_[np.arange(len(y)), soft]
-    labels = np.r_[np.where(y >= 1, 1, 0), np.zeros(len(soft))].astype(int)
-    weights = np.r_[np.where((y > 0) & (y < 1), y, 1.0), 1 - y[soft]]
-    labels[soft] = 1
-    return M[rows], labels, weights
+    soft = np.flatnonzero(is_soft)
+    labels = np.r_[(y > 0).astype(int), np.zeros(len(soft), dtype=int)]  # every row, then the soft rows' clean copy
+    weights = np.r_[np.where(is_soft, y, 1.0), 1 - y[soft]]
+    return M[np.r_[np.arange(len(y)), soft]], labels, weights
 
 
 class AbuseClassifier(BaseEstimator, ClassifierMixin):

@@ -575,6 +575,8 @@ def load_labelled_export(path) -> tuple[pd.DataFrame, list[str]]:
 
 def sources_metadata(names) -> list[dict]:
     """Model-card rows for the sets a bundle was trained on."""
-    return [{"name": n, "path": SOURCES[n]["path"], "licence": SOURCES[n]["licence"],
-             "label": SOURCES[n]["label"] + (f"; trained towards {SOURCES[n]['target']}" if "target" in SOURCES[n] else "")}
+    def label(s: dict) -> str:
+        return s["label"] + (f"; trained towards {s['target']}" if "target" in s else "")
+
+    return [{"name": n, "path": SOURCES[n]["path"], "licence": SOURCES[n]["licence"], "label": label(SOURCES[n])}
             for n in names]

@@ -239,8 +239,8 @@ def labelled_abuse_rows(lab: pd.DataFrame) -> pd.DataFrame:
     """Abuse-head rows; as in the public sets, a comment that is not abusive is none of the abuse types."""
     sub = np.where(lab.abusive.to_numpy(int) == 0, 0.0, np.nan)
     return pd.DataFrame({"text": lab.text, "label": lab.abusive.astype(int), "target": lab.abusive.astype(float),
-                         "group": lab.group,
-                         "source": lab.source, "split": "train"}).assign(**{k: sub for k in data.SUB_LABELS})
+                         "group": lab.group, "source": lab.source, "split": "train"}).assign(
+        **{k: sub for k in data.SUB_LABELS})
 
 
 def labelled_topic_rows(lab: pd.DataFrame) -> pd.DataFrame:
