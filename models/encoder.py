@@ -4,6 +4,11 @@ Texts longer than one window are split into windows of at most `max_tokens` toke
 window is encoded, so nothing is silently truncated; a text's embedding is the normalised mean of
 its windows. An optional `store` (a dict-like keyed by text hash) lets training cache embeddings.
 
+Each window also gets `features` for the abuse head: the mean pool of every layer (averaged) and the max
+pool of the last layer. The sentence embedding is trained for similarity; the lower layers and the
+strongest single tokens keep more of what a comment says about its reader (ROC-AUC of the stacked abuse head
+on C3 / UCC validation: sentence embedding 0.747 / 0.792, these features 0.762 / 0.800).
+
 The transformer runs in ONNX Runtime when it can (about 2.5x faster than torch for one short comment
 on one thread, which is most of a request's cost). The ONNX graph is exported from the installed
 weights once per machine into a cache folder and checked against torch before it is used; if
@@ -17,6 +22,7 @@ import os
 import sys
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +30,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DIM = 384
-EXPORT_VERSION = 1      # bump when the export below changes, so stale cached graphs are not reused
+EXPORT_VERSION = 2      # bump when the export below changes, so stale cached graphs are not reused
 MAX_EXPORT_DIFF = 1e-4  # the ONNX graph must give the torch embeddings to within this (seen: ~2e-6)
 _lock = threading.Lock()
 _shared: "Encoder | None" = None
@@ -35,19 +41,44 @@ def text_key(text: str) -> str:
 
 
 class Chunks:
-    """One text's window embeddings (n x DIM, unit rows) and their character ranges."""
+    """One text's window embeddings (n x DIM, unit rows), their character ranges, and (when encoded here rather
+    than read back from storage) the windows' abuse features (n x 2*DIM: layer-averaged mean pool, last-layer
+    max pool, each unit length) and the registered branches' outputs ({key: n x k})."""
 
-    __slots__ = ("vectors", "ranges")
+    __slots__ = ("vectors", "ranges", "features", "branches")
 
-    def __init__(self, vectors: np.ndarray, ranges: list[tuple[int, int]]):
+    def __init__(self, vectors: np.ndarray, ranges: list[tuple[int, int]], features: np.ndarray | None = None,
+                 branches: dict | None = None):
         self.vectors = vectors
         self.ranges = ranges
+        self.features = features
+        self.branches = branches or {}
 
     @property
     def mean(self) -> np.ndarray:
         v = self.vectors.mean(axis=0)
         n = float(np.linalg.norm(v))
         return v / n if n > 0 else v
+
+    @property
+    def feature_mean(self) -> np.ndarray:
+        """The text's abuse features: the windows' mean, each half unit length again."""
+        if getattr(self, "features", None) is None:
+            raise ValueError("these chunks carry no abuse features (read back from storage): encode the text")
+        return np.concatenate([_unit(h) for h in np.split(self.features.mean(axis=0), 2)])
+
+
+def is_complete(hit, branches) -> bool:
+    """A cached entry is usable when it has the abuse features and every registered branch's output."""
+    if hit is None or getattr(hit, "features", None) is None:
+        return False
+    have = getattr(hit, "branches", None) or {}
+    return all(k in have for k in branches)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, 1e-12)
 
 
 def cache_dir() -> Path:
@@ -123,6 +154,10 @@ class Encoder:
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.store = store
+        # key -> callable(stacked hidden states of layers 1..6, mask) -> (batch, k): run on every window encoded
+        # from now on, results in Chunks.branches[key] (models.branch registers the abuse head's fine-tuned layers).
+        # Weak: a bundle the service has replaced stops costing encoder time once it is gone.
+        self.branches = weakref.WeakValueDictionary()
         self.backend = "torch"
         self._session = None
         backend = (backend or os.environ.get("MODERATION_ENCODER") or "auto").lower()
@@ -168,7 +203,7 @@ class Encoder:
                 ["Checking the exported encoder.", "A longer second probe sentence, so the batch has padding."],
                 add_special_tokens=False)]
             self._load_torch()
-            diff = float(np.abs(self._pool_onnx(session, probe) - self._pool_torch(probe)).max())
+            diff = max(float(np.abs(a - b).max()) for a, b in zip(self._pool_onnx(session, probe), self._pool_torch(probe)))
             if diff > MAX_EXPORT_DIFF:
                 raise RuntimeError(f"exported graph {path} differs from torch by {diff:.2g}")
             checked.write_text(f"max abs difference from torch on the probe: {diff:.3g}\n")
@@ -186,8 +221,9 @@ class Encoder:
                 super().__init__()
                 self.inner = inner
 
-            def forward(self, input_ids, attention_mask):
-                return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            def forward(self, input_ids, attention_mask):  # layers 1..6, stacked: (layers, batch, tokens, DIM)
+                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+                return torch.stack(out.hidden_states[1:])
 
         ids, mask = self._padded([e.ids for e in self.tokenizer.encode_batch(
             ["short", "a longer sentence, so that the first one is padded"], add_special_tokens=False)])
@@ -198,8 +234,9 @@ class Encoder:
             axes = {0: "batch", 1: "tokens"}
             with torch.no_grad():
                 torch.onnx.export(Hidden(model), (torch.from_numpy(ids), torch.from_numpy(mask)), tmp,
-                                  input_names=["input_ids", "attention_mask"], output_names=["hidden"],
-                                  dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+                                  input_names=["input_ids", "attention_mask"], output_names=["layers"],
+                                  dynamic_axes={"input_ids": axes, "attention_mask": axes,
+                                                "layers": {1: "batch", 2: "tokens"}},
                                   opset_version=17, dynamo=False)
             os.replace(tmp, path)
             log.info("exported the sentence encoder to ONNX: %s", path)
@@ -220,23 +257,31 @@ class Encoder:
         return ids, mask
 
     @staticmethod
-    def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        m = mask[..., None].astype(hidden.dtype)
-        pooled = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    def _pool(layers: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sentence embeddings, abuse features) from the stacked hidden states of layers 1..6."""
+        m = mask[None, ..., None].astype(layers.dtype)
+        means = _unit((layers * m).sum(2) / np.maximum(m.sum(2), 1e-9))  # (layers, batch, DIM)
+        top = np.where(m[0] > 0, layers[-1], -np.inf).max(axis=1)
+        return means[-1], np.hstack([_unit(means.mean(axis=0)), _unit(top)])
 
-    def _pool_onnx(self, session, id_lists: list[list[int]]) -> np.ndarray:
+    def _layers_onnx(self, session, id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         ids, mask = self._padded(id_lists)
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        return self._mean_pool(hidden, mask)
+        return session.run(None, {"input_ids": ids, "attention_mask": mask})[0], mask
 
-    def _pool_torch(self, id_lists: list[list[int]]) -> np.ndarray:
+    def _layers_torch(self, id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         ids, mask = self._padded(id_lists)
         with torch.inference_mode():
-            hidden = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
-        return self._mean_pool(hidden.numpy(), mask)
+            out = self.model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                             output_hidden_states=True)
+        return torch.stack(out.hidden_states[1:]).numpy(), mask
+
+    def _pool_onnx(self, session, id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        return self._pool(*self._layers_onnx(session, id_lists))
+
+    def _pool_torch(self, id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        return self._pool(*self._layers_torch(id_lists))
 
     def chunk(self, texts: list[str]) -> list[list[tuple[list[int], tuple[int, int]]]]:
         """Token windows of each text: [(ids, (char_begin, char_end)), ...]; at least one per text."""
@@ -253,14 +298,22 @@ class Encoder:
             out.append(windows)
         return out
 
-    def _run(self, id_lists: list[list[int]]) -> np.ndarray:
+    def _run(self, id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))  # similar lengths pad less
-        result = np.zeros((len(id_lists), DIM), dtype=np.float32)
+        vectors = np.zeros((len(id_lists), DIM), dtype=np.float32)
+        features = np.zeros((len(id_lists), 2 * DIM), dtype=np.float32)
+        branches = dict(self.branches)
+        outputs: dict[str, np.ndarray] = {}
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
             batch = [id_lists[i] for i in idx]
-            result[idx] = self._pool_onnx(self._session, batch) if self._session is not None else self._pool_torch(batch)
-        return result
+            layers, mask = self._layers_onnx(self._session, batch) if self._session is not None \
+                else self._layers_torch(batch)
+            vectors[idx], features[idx] = self._pool(layers, mask)
+            for key, branch in branches.items():
+                got = np.asarray(branch(layers, mask), dtype=np.float32)
+                outputs.setdefault(key, np.zeros((len(id_lists), got.shape[1]), np.float32))[idx] = got
+        return vectors, features, outputs
 
     def encode_chunks(self, texts: list[str]) -> list[Chunks]:
         texts = list(texts)
@@ -269,17 +322,18 @@ class Encoder:
         for i, t in enumerate(texts):
             if self.store is not None:
                 hit = self.store.get(text_key(t))
-                if hit is not None:
+                if is_complete(hit, self.branches):
                     out[i] = hit
                     continue
             todo.append(i)
         if todo:
             windows = self.chunk([texts[i] for i in todo])
             flat = [ids for w in windows for ids, _ in w]
-            vecs = self._run(flat) if flat else np.zeros((0, DIM), np.float32)
+            vecs, feats, outs = self._run(flat)
             pos = 0
             for i, w in zip(todo, windows):
-                c = Chunks(vecs[pos:pos + len(w)], [r for _, r in w])
+                c = Chunks(vecs[pos:pos + len(w)], [r for _, r in w], feats[pos:pos + len(w)],
+                           {k: v[pos:pos + len(w)] for k, v in outs.items()})
                 pos += len(w)
                 out[i] = c
                 if self.store is not None:
@@ -292,6 +346,13 @@ class Encoder:
         if not chunks:
             return np.zeros((0, DIM), np.float32)
         return np.vstack([c.mean for c in chunks]).astype(np.float32)
+
+    def encode_features(self, texts: list[str]) -> np.ndarray:
+        """The abuse features of each text (2*DIM: layer-averaged mean pool, last-layer max pool)."""
+        chunks = self.encode_chunks(texts)
+        if not chunks:
+            return np.zeros((0, 2 * DIM), np.float32)
+        return np.vstack([c.feature_mean for c in chunks]).astype(np.float32)
 
 
 def get_encoder() -> Encoder:

@@ -20,6 +20,30 @@ def test_onnx_matches_torch_including_windowed_long_text(torch_encoder):
     for x, y in zip(a, b):
         assert x.ranges == y.ranges
         assert np.abs(x.vectors - y.vectors).max() < E.MAX_EXPORT_DIFF
+        assert np.abs(x.features - y.features).max() < E.MAX_EXPORT_DIFF
+
+
+def test_abuse_features_are_other_layers_than_the_sentence_embedding(torch_encoder):
+    chunks = torch_encoder.encode_chunks(TEXTS)
+    feats = torch_encoder.encode_features(TEXTS)
+    assert feats.shape == (len(TEXTS), 2 * E.DIM)
+    for c in chunks:
+        assert c.features.shape == (len(c.ranges), 2 * E.DIM)
+        np.testing.assert_allclose(np.linalg.norm(c.features.reshape(len(c.ranges), 2, E.DIM), axis=2), 1, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(feats.reshape(len(TEXTS), 2, E.DIM), axis=2), 1, atol=1e-5)
+    sentence = torch_encoder.encode(TEXTS)
+    # neither half is the sentence embedding: the mean half averages every layer, the other is a max pool
+    for half in (feats[:, :E.DIM], feats[:, E.DIM:]):
+        assert np.abs(half - sentence).max() > 0.05
+    # the max half follows the strongest token: adding an insult to a long clean text moves it more than the mean
+    base, insult = torch_encoder.encode_features(["nice weather " * 30, "nice weather " * 30 + "idiot"])
+    assert np.linalg.norm(base[E.DIM:] - insult[E.DIM:]) > np.linalg.norm(base[:E.DIM] - insult[:E.DIM])
+
+
+def test_chunks_read_back_from_storage_say_they_lack_features():
+    c = E.Chunks(np.ones((1, E.DIM), np.float32), [(0, 3)])
+    with pytest.raises(ValueError, match="no abuse features"):
+        c.feature_mean
 
 
 def test_broken_onnx_file_falls_back_to_torch_or_raises_when_asked_for(tmp_path, monkeypatch, torch_encoder):
