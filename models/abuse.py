@@ -14,11 +14,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from .calibration import Platt
+from .encoder import DIM
 from .normalize import normalize, normalize_with_spans
 from .sparse import linear_proba, tfidf
 
 SUB_LABELS = ("insult", "obscene", "identity_attack", "threat")
 WINDOW = 40  # words; long texts are also scored in overlapping windows of this size
+# embedding="layers": the max-pool half of the encoder's features is scaled by this (not tuned) so the
+# regression leans on the layer-averaged mean pool first.
+MAX_POOL_WEIGHT = 0.5
+_FEATURE_SCALE = np.r_[np.ones(DIM), np.full(DIM, MAX_POOL_WEIGHT)]
 
 
 def _trim(text: str, b: int, e: int) -> tuple[int, int]:
@@ -46,15 +51,24 @@ def _soft(M, y):
 class AbuseClassifier(BaseEstimator, ClassifierMixin):
     def __init__(self, use_embeddings: bool = True, C: float = 1.0, embedding_weight: float = 1.5,
                  max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None,
-                 stack_weight: float | None = None, embedding_C: float = 1.0):
+                 stack_weight: float | None = None, embedding_C: float = 1.0, embedding: str = "sentence",
+                 branch_epochs: int = 1):
         """stack_weight: None joins embeddings to the n-grams in one regression; a number stacks instead: the
         n-gram heads see n-grams only, a separate regression sees the embedding, and the abusive margin is
-        n-gram margin + stack_weight * embedding margin (still one linear product when scoring)."""
+        n-gram margin + stack_weight * embedding margin (still one linear product when scoring).
+        embedding: "sentence" (the sentence embedding) or "layers" (the encoder's abuse features: every layer's
+        mean pool and the last layer's max pool, see models.encoder) for the embedding regression; or "branch"
+        (stacked only): instead of a regression, the encoder's top layers fine-tuned for `branch_epochs` epochs
+        (models.branch), whose logit is the embedding margin."""
+        if embedding not in ("sentence", "layers", "branch"):
+            raise ValueError(f"embedding must be 'sentence', 'layers' or 'branch', not {embedding!r}")
         self.use_embeddings = use_embeddings
         self.C = C
         self.embedding_weight = embedding_weight
         self.stack_weight = stack_weight
         self.embedding_C = embedding_C
+        self.embedding = embedding
+        self.branch_epochs = branch_epochs
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.encoder = encoder
@@ -63,14 +77,32 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
     def _encoder(self):
         if self.encoder is None:
             from .encoder import get_encoder
-            return get_encoder()
-        return self.encoder
+            enc = get_encoder()
+        else:
+            enc = self.encoder
+        branch = getattr(self, "branch_", None)
+        if branch is not None:  # the encoder runs the fine-tuned layers on every window it encodes
+            enc.branches.setdefault(branch.id_, branch)
+        return enc
+
+    @property
+    def _branched(self) -> bool:
+        return self._stacked and getattr(self, "embedding", "sentence") == "branch"
+
+    def _vectors(self, chunks) -> np.ndarray:
+        """What the embedding regression sees for each text, from the encoder's chunks."""
+        if getattr(self, "embedding", "sentence") == "layers":  # bundles pickled before the option: sentence
+            return np.vstack([c.feature_mean for c in chunks]) * _FEATURE_SCALE
+        return np.vstack([c.mean for c in chunks])
+
+    def _embed(self, norm_texts: list[str]) -> np.ndarray:
+        return self._vectors(self._encoder().encode_chunks(norm_texts))
 
     def _matrix(self, norm_texts: list[str], embeddings: np.ndarray | None = None):
         parts = [tfidf(self.word_, norm_texts), tfidf(self.char_, norm_texts)]
-        if self.use_embeddings:
+        if self.use_embeddings and not self._branched:
             if embeddings is None:
-                embeddings = self._encoder().encode(norm_texts)
+                embeddings = self._embed(norm_texts)
             parts.append(sp.csr_matrix(embeddings * (1.0 if self._stacked else self.embedding_weight)))
         return sp.hstack(parts, format="csr")
 
@@ -102,7 +134,7 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         if self._stacked:  # n-gram heads first; the embedding regression is added by fit_embedding_head
             M_all = sp.hstack([self.word_.transform(texts), self.char_.transform(texts)], format="csr")
         else:
-            M_all = self._matrix(texts, self._encoder().encode(texts) if self.use_embeddings else None)
+            M_all = self._matrix(texts, self._embed(texts) if self.use_embeddings else None)
         M, y = M_all[main], y[main]
         self.lr_ = self._new_lr().fit(*_soft(M, y))
         self.emb_lr_ = None
@@ -132,28 +164,40 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         calibration (texts, y). Separate from fit so it can learn from the rows whose embeddings are at hand."""
         if not self._stacked:
             raise ValueError("fit_embedding_head needs use_embeddings=True and a stack_weight")
-        emb = self._encoder().encode([normalize(t) for t in X])
-        self.emb_lr_ = LogisticRegression(C=self.embedding_C, solver="liblinear", max_iter=200).fit(
-            *_soft(emb, np.asarray(y, float)))
-        self._W = None
         if calibration is None:
             raise ValueError("a stacked head is calibrated on held-out (texts, y): pass calibration")
-        M, owner = self._rows(list(calibration[0]))
+        if self._branched:
+            from .branch import EncoderBranch
+
+            self.emb_lr_ = None
+            self.branch_ = EncoderBranch(epochs=self.branch_epochs).fit(
+                self._encoder(), [normalize(t) for t in X], np.asarray(y, float))
+        else:
+            emb = self._embed([normalize(t) for t in X])
+            self.emb_lr_ = LogisticRegression(C=self.embedding_C, solver="liblinear", max_iter=200).fit(
+                *_soft(emb, np.asarray(y, float)))
+        self._W = None
+        M, owner, extra = self._rows(list(calibration[0]))
         W, b = self._linear()
-        margins = self._max_by_owner(np.asarray(M @ W[:, 0]).ravel() + b[0], owner, len(calibration[0]))
+        margins = self._max_by_owner(np.asarray(M @ W[:, 0]).ravel() + b[0], owner, len(calibration[0])) + extra
         self.platt_ = Platt().fit(margins, np.asarray(calibration[1]))
         return self
 
     # -- scoring --------------------------------------------------------------------------
     def _rows(self, texts, chunks=None):
-        """Feature rows for every text and for overlapping word windows of long texts; returns
-        (matrix, owner index). chunks: the encoder's windows of the normalised texts, if the caller has them."""
+        """Feature rows for every text and for overlapping word windows of long texts; returns (matrix, owner
+        index, the fine-tuned branch's margin per text or zeros). chunks: the encoder's windows of the normalised
+        texts, if the caller has them."""
         norm = [normalize(t) for t in texts]
         embs = None
+        extra = np.zeros(len(norm))
         if self.use_embeddings:
-            if chunks is None:
+            if chunks is None or (self._branched and any(self.branch_.id_ not in c.branches for c in chunks)):
                 chunks = self._encoder().encode_chunks(norm)
-            embs = [c.mean for c in chunks]
+            if self._branched:  # the strongest window, as for the n-grams
+                extra = self.stack_weight * np.array([c.branches[self.branch_.id_].max() for c in chunks])
+            else:
+                embs = self._vectors(chunks)
         row_texts, row_embs, owner = [], [], []
         for i, t in enumerate(norm):
             row_texts.append(t); owner.append(i)
@@ -163,7 +207,7 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
                     row_texts.append(" ".join(ws[start:start + WINDOW])); owner.append(i)
         if embs is not None:
             row_embs = np.vstack([embs[i] for i in owner])
-        return self._matrix(row_texts, row_embs if embs is not None else None), np.asarray(owner)
+        return self._matrix(row_texts, row_embs if embs is not None else None), np.asarray(owner), extra
 
     @staticmethod
     def _max_by_owner(values, owner, n):
@@ -174,11 +218,11 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
     def scores(self, texts, chunks=None) -> dict[str, np.ndarray]:
         """{'abusive': calibrated probability, sub-label: probability} for each text."""
         texts = list(texts)
-        M, owner = self._rows(texts, chunks)
+        M, owner, extra = self._rows(texts, chunks)
         W, b = self._linear()
         margins = np.asarray(M @ W) + b  # all heads in one sparse product (sklearn's checks cost ms per call)
         n = len(texts)
-        out = {"abusive": self.platt_(self._max_by_owner(margins[:, 0], owner, n))}
+        out = {"abusive": self.platt_(self._max_by_owner(margins[:, 0], owner, n) + extra)}
         for j, name in enumerate(self.sub_, start=1):
             out[name] = 1.0 / (1.0 + np.exp(-self._max_by_owner(margins[:, j], owner, n)))
         return out
@@ -188,7 +232,7 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
             heads = [self.lr_, *self.sub_.values()]
             W = np.column_stack([h.coef_.ravel() for h in heads])
             b = np.array([h.intercept_[0] for h in heads])
-            if self._stacked:  # embedding columns: the stacked regression's weights on the abusive head only
+            if self._stacked and not self._branched:  # embedding columns: the stacked regression's, abusive only
                 E = np.zeros((self.emb_lr_.coef_.shape[1], W.shape[1]))
                 E[:, 0] = self.stack_weight * self.emb_lr_.coef_.ravel()
                 W = np.vstack([W, E])
@@ -245,3 +289,8 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         state["encoder"] = None  # the shared encoder is re-acquired in each process
         state["_W"] = state["_b"] = None
         return state
+
+    def __setstate__(self, state):
+        state.setdefault("embedding", "sentence")  # bundles pickled before the options existed
+        state.setdefault("branch_epochs", 1)
+        super().__setstate__(state)

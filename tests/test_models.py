@@ -245,6 +245,33 @@ def test_stacked_embedding_head_adds_its_margin_to_the_ngram_margin():
         models.AbuseClassifier(use_embeddings=True, stack_weight=1.0).fit(NICE + NASTY, [0] * 10 + [1] * 10)
 
 
+def test_stacked_head_on_layer_features_and_older_pickles_keep_the_sentence_embedding():
+    from models.abuse import MAX_POOL_WEIGHT
+    clf = models.AbuseClassifier(use_embeddings=True, stack_weight=1.0, embedding="layers",
+                                 max_word_features=2000, max_char_features=5000)
+    clf.fit(NICE + NASTY, [0] * 10 + [1] * 10, calibration=(NICE[:5] + NASTY[:5], [0] * 5 + [1] * 5))
+    assert clf.emb_lr_.coef_.shape[1] == 2 * 384
+    texts = ["you stupid moron", "a fair article on the budget"]
+    p = clf.predict_proba(texts)[:, 1]
+    assert p[0] > p[1]
+    norm = [normalize(t) for t in texts]
+    ngram = clf.lr_.decision_function(sp.hstack([clf.word_.transform(norm), clf.char_.transform(norm)]).tocsr())
+    feats = clf._encoder().encode_features(norm) * np.r_[np.ones(384), np.full(384, MAX_POOL_WEIGHT)]
+    assert np.allclose(p, clf.platt_(ngram + clf.emb_lr_.decision_function(feats)), atol=1e-6)
+    # scoring with the chunks the bundle already encoded gives the same
+    assert np.allclose(clf.scores(texts, clf._encoder().encode_chunks(norm))["abusive"], p, atol=1e-6)
+    with pytest.raises(ValueError, match="embedding"):
+        models.AbuseClassifier(embedding="tokens")
+    old = models.AbuseClassifier(use_embeddings=True, stack_weight=1.0, max_word_features=2000, max_char_features=5000)
+    old.fit(NICE + NASTY, [0] * 10 + [1] * 10, calibration=(NICE[:5] + NASTY[:5], [0] * 5 + [1] * 5))
+    state = old.__getstate__()
+    del state["embedding"]  # as in bundles pickled before the option
+    again = models.AbuseClassifier.__new__(models.AbuseClassifier)
+    again.__setstate__(state)
+    assert again.embedding == "sentence" and "embedding=" not in repr(again)
+    assert np.allclose(again.predict_proba(texts), old.predict_proba(texts), atol=1e-6)
+
+
 def test_abuse_head_learns_from_soft_labels():
     """A crowd's mean rating trains the head: words in texts rated 0.9 abusive score above words rated 0.1."""
     sharp = [f"that is a sharp remark about bananas number {i}" for i in range(8)]
