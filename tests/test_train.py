@@ -24,18 +24,22 @@ def test_broken_cache_is_ignored_not_fatal(tmp_path):
 
 def test_precompute_skips_cached_texts(tmp_path, monkeypatch):
     store = tr.EmbeddingStore(tmp_path / "emb.pkl")
-    store[text_key("cached")] = Chunks(np.zeros((1, 384), np.float32), [(0, 6)])
+    store[text_key("cached")] = Chunks(np.zeros((1, 384), np.float32), [(0, 6)], np.zeros((1, 768), np.float32))
+    store[text_key("old cache")] = Chunks(np.zeros((1, 384), np.float32), [(0, 9)])  # from before abuse features
     seen = []
 
     class FakeEncoder:
+        branches = {}
+
         def encode_chunks(self, texts):
             seen.extend(texts)
             for t in texts:
-                store[text_key(t)] = Chunks(np.zeros((1, 384), np.float32), [(0, len(t))])
+                store[text_key(t)] = Chunks(np.zeros((1, 384), np.float32), [(0, len(t))],
+                                            np.zeros((1, 768), np.float32))
 
     monkeypatch.setattr(tr, "get_encoder", lambda: FakeEncoder())
-    tr.precompute(["cached", "new one", "new one", "another"], store, "test")
-    assert seen == ["new one", "another"]
+    tr.precompute(["cached", "new one", "new one", "old cache", "another"], store, "test")
+    assert seen == ["new one", "old cache", "another"]
     assert (tmp_path / "emb.pkl").exists()
 
 
