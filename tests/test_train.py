@@ -50,6 +50,19 @@ def test_best_threshold_separates_clean_scores():
     assert 0.4 < t <= 0.6
 
 
+def test_threshold_tolerance_takes_the_lowest_nearly_best_threshold():
+    """Where F1 is flat, a tolerance moves the threshold down (more held), never to a clearly worse one."""
+    rng = np.random.default_rng(0)
+    y = rng.random(2000) < 0.1
+    p = np.clip(0.25 * y + rng.random(2000) * 0.8, 0, 1)
+    from sklearn.metrics import f1_score
+    best = tr._best_threshold(y, p)
+    loose = tr._best_threshold(y, p, tolerance=0.02)
+    assert loose < best
+    assert f1_score(y, p >= loose) >= f1_score(y, p >= best) - 0.02
+    assert tr._best_threshold(y, p, tolerance=0.0) == best
+
+
 def test_cap_limits_rows_per_source():
     df = pd.DataFrame({"source": ["a"] * 10 + ["b"] * 3, "x": range(13)})
     capped = tr._cap(df, "source", 4, seed=0)
