@@ -298,11 +298,10 @@ class Encoder:
             out.append(windows)
         return out
 
-    def _run(self, id_lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    def _run(self, id_lists: list[list[int]], branches: dict) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))  # similar lengths pad less
         vectors = np.zeros((len(id_lists), DIM), dtype=np.float32)
         features = np.zeros((len(id_lists), 2 * DIM), dtype=np.float32)
-        branches = dict(self.branches)
         outputs: dict[str, np.ndarray] = {}
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
@@ -315,21 +314,23 @@ class Encoder:
                 outputs.setdefault(key, np.zeros((len(id_lists), got.shape[1]), np.float32))[idx] = got
         return vectors, features, outputs
 
-    def encode_chunks(self, texts: list[str]) -> list[Chunks]:
+    def encode_chunks(self, texts: list[str], branches: bool = True) -> list[Chunks]:
+        """branches=False skips the registered branches (articles: only comments are scored for abuse)."""
         texts = list(texts)
+        wanted = dict(self.branches) if branches else {}
         out: list[Chunks | None] = [None] * len(texts)
         todo = []
         for i, t in enumerate(texts):
             if self.store is not None:
                 hit = self.store.get(text_key(t))
-                if is_complete(hit, self.branches):
+                if is_complete(hit, wanted):
                     out[i] = hit
                     continue
             todo.append(i)
         if todo:
             windows = self.chunk([texts[i] for i in todo])
             flat = [ids for w in windows for ids, _ in w]
-            vecs, feats, outs = self._run(flat)
+            vecs, feats, outs = self._run(flat, wanted)
             pos = 0
             for i, w in zip(todo, windows):
                 c = Chunks(vecs[pos:pos + len(w)], [r for _, r in w], feats[pos:pos + len(w)],

@@ -77,7 +77,7 @@ class Article:
 
 def _encode_article(art: Article, encoder) -> dict[str, Chunks]:
     parts = [(k, t) for k, t in (("title", (art.title or "").strip()), ("body", (art.body or "").strip())) if t]
-    return dict(zip([k for k, _ in parts], encoder.encode_chunks([t for _, t in parts])))
+    return dict(zip([k for k, _ in parts], encoder.encode_chunks([t for _, t in parts], branches=False)))
 
 
 def article_embeddings(article: Article, encoder) -> bytes:

@@ -105,7 +105,7 @@ def _encoded_texts(monkeypatch, bundle):
     """Every text the shared encoder is asked to encode from now on."""
     enc = bundle.off_topic._encoder()
     seen, real = [], enc.encode_chunks
-    monkeypatch.setattr(enc, "encode_chunks", lambda texts: seen.extend(texts) or real(texts))
+    monkeypatch.setattr(enc, "encode_chunks", lambda texts, **kw: seen.extend(texts) or real(texts, **kw))
     return seen
 
 

@@ -78,6 +78,7 @@ def test_branches_run_on_every_window_until_their_owner_is_gone(encoder):
     chunks = encoder.encode_chunks(["two words", "word " * 300])
     assert chunks[0].branches["probe"].tolist() == [[4.0]]
     assert chunks[1].branches["probe"].shape == (len(chunks[1].ranges), 1)
+    assert encoder.encode_chunks(["an article body"], branches=False)[0].branches == {}  # articles skip them
     del probe
     gc.collect()
     assert "probe" not in encoder.branches

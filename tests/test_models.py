@@ -178,7 +178,7 @@ def test_article_embeddings_are_cached(tiny):
     enc = tiny.off_topic._encoder()
     calls = []
     original = enc.encode_chunks
-    enc.encode_chunks = lambda texts: calls.append(list(texts)) or original(texts)
+    enc.encode_chunks = lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw)
     try:
         art = models.Article(title="Cached article", body="A body about trains. " * 50, id="cache-test")
         tiny.score("first comment on trains", art)
@@ -314,7 +314,7 @@ def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(m
     blob = b.article_embeddings(art)
     enc = b.off_topic._encoder()
     seen, real = [], enc.encode_chunks
-    monkeypatch.setattr(enc, "encode_chunks", lambda texts: seen.extend(texts) or real(texts))
+    monkeypatch.setattr(enc, "encode_chunks", lambda texts, **kw: seen.extend(texts) or real(texts, **kw))
     comment = "An hour longer to work for six weeks."
     b.off_topic._lru = None
     fresh = b.score(comment, art)
