@@ -37,16 +37,14 @@ CACHE_DIR = Path(".cache")
 POSITIVE_ONLY = ("civil_toxic_spans",)
 HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
 # Per-source row caps for the abuse head (training time on a small machine); quick mode for smoke tests.
-# Full mode stacks an all-MiniLM-L6-v2 regression on the abuse head (weight 1, C 1: chosen on a validation split
-# carved from training); quick mode skips the encoder for the abuse head. It sees the encoder's layer features
-# (every layer's mean pool, last layer's max pool) rather than the sentence embedding: on the same validation
-# split (C3 articles carved from training / UCC dev, stacked ROC-AUC) sentence embedding 0.747 / 0.792, mean pool
-# of layers 1-6 averaged 0.756 / 0.800, with the max pool 0.762 / 0.800, every layer's mean pool side by side
-# (2,304 values) 0.761 / 0.795.
-# The shipped head goes further: no regression on frozen features, but the encoder's top two layers fine-tuned for
-# one epoch (models.branch), their logit added to the n-gram margin: 0.781 / 0.809 on the same split. Adding the
-# layer-feature regression to it gave 0.780 / 0.807 (dropped). Two epochs 0.787 / 0.812, the top three layers
-# 0.786 / 0.814: within noise of one epoch of two layers, which is kept (faster to train and to score).
+# Full mode stacks an all-MiniLM-L6-v2 part on the abuse head's n-gram margin (weight 1); quick mode skips the
+# encoder for the abuse head. What that part is was chosen on a validation split carved from training (C3 articles
+# carved from C3 train / UCC dev, stacked ROC-AUC): a regression on the sentence embedding 0.747 / 0.792; one on the
+# layer features (embedding="layers"): layers 1-6 mean pools averaged 0.756 / 0.800, with the last layer's max pool
+# 0.762 / 0.800, every layer's mean pool side by side (2,304 values) 0.761 / 0.795; the encoder's top two layers
+# fine-tuned for one epoch (embedding="branch", models.branch: shipped) 0.781 / 0.809. The branch plus the
+# layer-feature regression 0.780 / 0.807; two epochs 0.787 / 0.812; the top three layers 0.786 / 0.814: within
+# noise of one epoch of two layers, which is kept (faster to train and to score).
 CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=1_000, span_posts=8_000, spam_ham=3_000,
                      arc_pairs=6_000, abuse_embeddings=True, stack_weight=1.0, embedding_C=1.0,
                      abuse_embedding="branch", branch_epochs=1),
