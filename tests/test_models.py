@@ -96,6 +96,18 @@ def test_normalise_undoes_obfuscation(obfuscated, plain):
     assert normalize(f"you {obfuscated} here").split() == ["you", plain, "here"]
 
 
+@pytest.mark.parametrize("obfuscated, plain", [
+    ("p#thetic", "pathetic"), ("r*d*c**ous", "ridiculous"), ("p**ple", "people"), ("h@te", "hate"), ("ca$h", "cash"),
+])
+def test_normalise_reads_other_masked_words_as_the_word_the_mask_fits(obfuscated, plain):
+    assert normalize(f"you {obfuscated} here").split() == ["you", plain, "here"]
+
+
+@pytest.mark.parametrize("text", ["c#", "***", "#hashtag", "x*yzq", "e-mail", "a.m", "ab#*%"])
+def test_normalise_leaves_masks_that_fit_no_word_or_show_too_little(text):
+    assert normalize(f"you {text} here").split() == ["you", text, "here"]
+
+
 def test_normalise_keeps_offsets_into_the_original_text():
     text = "Hey  y o u, a  s-h-i-t\u200b head"
     norm, ranges = normalize_with_spans(text)
