@@ -501,7 +501,8 @@ def write_model_card(folder: Path, meta: dict) -> Path:
              "## What it does", "",
              "* **abusive**: calibrated probability that a comment is abusive (insults, obscenity, identity attacks, "
              "threats, hostility). Word and character n-grams of de-obfuscated text (leetspeak, spaced or repeated "
-             "letters, zero-width and look-alike characters, masked swears), logistic regression, Platt-calibrated "
+             "letters, zero-width and look-alike characters, masked swears, and other masked words read as the most "
+             "frequent vocabulary word the mask fits), logistic regression, Platt-calibrated "
              "on UCC dev (Globe and Mail comments). Sub-scores: " + ", ".join(meta.get("sub_scores", [])) + ". "
              "civil_toxic_spans (toxic posts only) teaches the sub-scores and spans, not the main abusive head. "
              + (_stack_sentence(meta.get("abuse_stack") or {})
