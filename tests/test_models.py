@@ -103,6 +103,17 @@ def test_normalise_reads_other_masked_words_as_the_word_the_mask_fits(obfuscated
     assert normalize(f"you {obfuscated} here").split() == ["you", plain, "here"]
 
 
+@pytest.mark.parametrize("stretched, plain", [
+    ("riiiidiculous", "ridiculous"), ("pathetiiiic", "pathetic"), ("goooood", "good"), ("coooool", "cool"),
+])
+def test_normalise_shrinks_stretched_ordinary_words_to_a_word(stretched, plain):
+    assert normalize(f"so {stretched} here").split() == ["so", plain, "here"]
+
+
+def test_normalise_keeps_words_whose_own_double_letters_are_not_stretched():
+    assert normalize("bookkeeper committee aardvark carrot") == "bookkeeper committee aardvark carrot"
+
+
 @pytest.mark.parametrize("text", ["c#", "***", "#hashtag", "x*yzq", "e-mail", "a.m", "ab#*%"])
 def test_normalise_leaves_masks_that_fit_no_word_or_show_too_little(text):
     assert normalize(f"you {text} here").split() == ["you", text, "here"]
