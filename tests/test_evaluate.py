@@ -82,6 +82,31 @@ def test_evaluate_writes_report_plots_and_results(run):
     assert json.loads((out / "results.json").read_text())["bundle_version"] == "kw-1"
 
 
+def test_contested_aucs_by_hand():
+    y = [1, 1, 0, 0, 0]
+    contested = [False, False, False, True, True]
+    out = ev.contested_aucs(y, contested, {"model": [0.9, 0.6, 0.1, 0.7, 0.5]})
+    # against every clean row: 5 of 6 pairs right; against the unanimous one: 2 of 2; against the contested: 3 of 4
+    assert out["all"] == {"negatives": 3, "model": 5 / 6}
+    assert out["unanimous"] == {"negatives": 1, "model": 1.0}
+    assert out["contested"] == {"negatives": 2, "model": 0.75} and out["positives"] == 2
+
+
+def test_evaluate_reports_contested_labels_and_ucc_attributes(run):
+    results, out = run
+    ag = results["label_agreement"]
+    # UCC test (tiny): "Fine analysis" (antagonize, 0.1), "Shut up, you idiot" (both, 0.9); clean: "Thanks for the
+    # clear report" (unanimous, 0.1), "Rather harsh words" (a third said hostile: contested, 0.1)
+    ucc = ag["UCC test"]
+    assert ucc["positives"] == 2 and ucc["unanimous"]["negatives"] == 1 and ucc["contested"]["negatives"] == 1
+    assert ucc["all"]["model"] == 0.75 and ucc["contested"]["model"] == 0.75
+    attrs = ag["UCC test by attribute"]
+    assert attrs["hostile"]["model"] == 1.0 and attrs["hostile"]["positives"] == 1
+    assert attrs["antagonize"]["model"] == 0.75 and attrs["antagonize"]["published_bert"] == 0.82
+    report = (out / "report.md").read_text()
+    assert "Abuse labels: unanimous and contested" in report and "| hostile | 4 (1) | **1.000** |" in report
+
+
 def test_evaluate_command(monkeypatch, tmp_path):
     from service.cli import main
 

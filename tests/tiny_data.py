@@ -25,7 +25,10 @@ def make_tiny_data(r):
     (r / "abuse/ucc").mkdir(parents=True)
     pd.DataFrame({"_unit_id": [10, 11], "comment": ["shared  TEXT that ucc also has", "Go away idiot"],
                   "hostile": [0, 1], "antagonize": [0, 0]}).to_csv(r / "abuse/ucc/val.csv", index=False)
-    pd.DataFrame({"_unit_id": [12], "comment": ["Fine analysis"], "hostile": [0], "antagonize": [1]}).to_csv(
+    pd.DataFrame({"_unit_id": [12, 13, 14, 15],
+                  "comment": ["Fine analysis", "Shut up, you idiot", "Thanks for the clear report", "Rather harsh words"],
+                  "hostile": [0, 1, 0, 0], "hostile:confidence": [1.0, 1.0, 1.0, 0.6667],
+                  "antagonize": [1, 1, 0, 0], "antagonize:confidence": [0.6, 1.0, 1.0, 1.0]}).to_csv(
         r / "abuse/ucc/test.csv", index=False)
     (r / "abuse/sfu_ctc").mkdir(parents=True)
     pd.DataFrame({"comment": ["Nice", "Morons all"], "is_toxic_popular_answer_1": [1, 3],

@@ -141,6 +141,24 @@ def _load_ucc(root: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+UCC_ATTRIBUTES = ("hostile", "antagonize")  # the two of UCC's attributes that make its abuse label
+
+
+def load_ucc_attributes(root) -> pd.DataFrame:
+    """UCC's attributes behind its abuse label, indexed by group ("ucc:<unit id>"): each one 0/1 and its
+    `_agreement`, the trust-weighted share of annotators who gave that answer (1: all of them; NaN where the
+    file has no confidence column). The evaluation uses it to tell contested labels from unanimous ones."""
+    parts = []
+    for file in ("val.csv", "test.csv"):
+        d = pd.read_csv(Path(root) / "abuse/ucc" / file)
+        cols = {"group": "ucc:" + d["_unit_id"].astype(str)}
+        for a in UCC_ATTRIBUTES:
+            cols[a] = d[a].astype(int)
+            cols[f"{a}_agreement"] = d[f"{a}:confidence"].astype(float) if f"{a}:confidence" in d else np.nan
+        parts.append(pd.DataFrame(cols))
+    return pd.concat(parts, ignore_index=True).drop_duplicates("group").set_index("group")
+
+
 def _load_sfu(root: Path) -> pd.DataFrame:
     d = pd.read_csv(root / "abuse/sfu_ctc/SFU_constructiveness_toxicity.csv")
     return _frame({"text": d["comment"], "label": (d["is_toxic_popular_answer_1"] >= 2).astype(int)},

@@ -28,6 +28,11 @@ log = logging.getLogger("moderation.evaluate")
 
 HOLD_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
+# What the UCC corpus's authors published for its test file (../shared/data/abuse/ucc/README.md), as ROC-AUC per
+# attribute: BERT fine-tuned on UCC's own train split (about 35,000 comments, not in ../shared/data), and one annotator
+# held out against the aggregate of the others. A reference for what these labels allow, not a baseline run here.
+UCC_PUBLISHED = {"hostile": {"bert": 0.84, "one_annotator": 0.76},
+                 "antagonize": {"bert": 0.82, "one_annotator": 0.71}}
 
 
 @dataclass
@@ -88,6 +93,49 @@ def auc_bootstrap(y, p, q, n: int = 1000, seed: int = 0) -> dict | None:
         a[i], b[i] = roc_auc_score(y[idx], p[idx]), roc_auc_score(y[idx], q[idx])
     ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]  # noqa: E731
     return {"model": ci(a), "baseline": ci(b), "difference": ci(a - b), "resamples": n}
+
+
+def _auc(y, p) -> float | None:
+    y = np.asarray(y, int)
+    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
+
+
+def contested_aucs(y, contested, scores: dict) -> dict:
+    """ROC-AUC of each score (name -> array) of the abusive rows against all clean rows, against the clean rows
+    every annotator called clean, and against the clean rows some annotator called abusive (`contested`)."""
+    y, contested = np.asarray(y, int), np.asarray(contested, bool)
+    out = {}
+    for part, keep in (("all", np.ones(len(y), bool)), ("unanimous", (y == 1) | ~contested),
+                       ("contested", (y == 1) | contested)):
+        out[part] = {"negatives": int((keep & (y == 0)).sum()),
+                     **{name: _auc(y[keep], np.asarray(p)[keep]) for name, p in scores.items()}}
+    out["positives"] = int(y.sum())
+    return out
+
+
+def label_agreement(root, sets) -> dict:
+    """Why the news-comment ROC-AUCs sit where they do: how the model ranks abusive comments above clean ones that
+    no annotator doubted, and above clean ones some annotator called abusive; and UCC test per attribute, beside
+    what the corpus's authors published for it."""
+    scored = {s.name: s for s in sets if s.scores}
+    out = {}
+    c3 = scored.get("C3 held-out articles")
+    if c3 is not None:  # target is min(1, mean rating - 1): above 0 means some annotator rated it toxic
+        f = c3.frame
+        out["C3 held-out articles"] = contested_aucs(f.label, (f.label == 0) & (f.target > 0), c3.scores)
+    ucc = scored.get("UCC test")
+    if ucc is not None:
+        attrs = data.load_ucc_attributes(root).reindex(ucc.frame.group)
+        agreement = attrs[[f"{a}_agreement" for a in data.UCC_ATTRIBUTES]]
+        if agreement.notna().all(axis=None):
+            contested = (ucc.frame.label == 0).to_numpy() & (agreement.min(axis=1) < 1).to_numpy()
+            out["UCC test"] = contested_aucs(ucc.frame.label, contested, ucc.scores)
+        out["UCC test by attribute"] = {
+            a: {"n": int(attrs[a].notna().sum()), "positives": int(attrs[a].sum()),
+                "model": _auc(attrs[a], ucc.scores["model"]), "baseline": _auc(attrs[a], ucc.scores["baseline"]),
+                **{f"published_{k}": v for k, v in UCC_PUBLISHED[a].items()}}
+            for a in data.UCC_ATTRIBUTES if attrs[a].notna().all()}
+    return out
 
 
 def hold_table(y, p, grid=HOLD_GRID) -> list[dict]:
@@ -335,6 +383,36 @@ def _fmt(v, digits=3):
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def _agreement_lines(ag: dict) -> list[str]:
+    lines = []
+    parts = [(name, v) for name, v in ag.items() if "all" in v]
+    if parts:
+        lines += ["## Abuse labels: unanimous and contested", "",
+                  "ROC-AUC of the abusive comments against the clean ones, split by whether every annotator called "
+                  "the clean comment clean (C3: a mean rating of 1; UCC: full agreement on both hostile and "
+                  "antagonize) or some annotator called it abusive.", "",
+                  "| set | abusive | against all clean (n) | against unanimously clean (n) | against contested clean (n) | "
+                  "alt-profanity-check: all / unanimous / contested |", "|---|---|---|---|---|---|"]
+        for name, v in parts:
+            cell = lambda k: f"{_fmt(v[k]['model'])} ({v[k]['negatives']})"  # noqa: E731
+            lines.append(f"| {name} | {v['positives']} | {cell('all')} | {cell('unanimous')} | {cell('contested')} | "
+                         + " / ".join(_fmt(v[k]["baseline"]) for k in ("all", "unanimous", "contested")) + " |")
+        lines += [""]
+    attrs = ag.get("UCC test by attribute")
+    if attrs:
+        lines += ["### UCC test by attribute, beside its authors' published figures", "",
+                  "The bundle's abusive score against each of the two attributes that make UCC's label. Published "
+                  "(the corpus README, not run here): BERT fine-tuned on UCC's own train split of about 35,000 "
+                  "comments, which `../shared/data` does not have, and one annotator held out against the "
+                  "aggregate of the others.", "",
+                  "| attribute | n (pos) | model ROC-AUC | alt-profanity-check | published BERT | published one annotator |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {a} | {v['n']} ({v['positives']}) | **{_fmt(v['model'])}** | {_fmt(v['baseline'])} | "
+                  f"{_fmt(v['published_bert'], 2)} | {_fmt(v['published_one_annotator'], 2)} |" for a, v in attrs.items()]
+        lines += [""]
+    return lines
+
+
 def write_report(results: dict, plots: list[str], path: Path) -> None:
     r = results
     lines = [f"# Model evaluation: bundle {r['bundle_version']}", "",
@@ -385,6 +463,9 @@ def write_report(results: dict, plots: list[str], path: Path) -> None:
                 lines += [f"| civil_toxic_spans test (toxic posts only: which type?) | {k} | {v['n']} ({v['positives']}) | "
                           f"{_fmt(v['roc_auc'])} | {_fmt(v['pr_auc'])} |" for k, v in sp.get("sub_scores_within_toxic", {}).items()]
                 lines += [""]
+    ag = r.get("label_agreement")
+    if ag:
+        lines += _agreement_lines(ag)
     cv = r.get("semeval_crossval")
     if cv:
         pooled = cv["pooled"]
@@ -491,6 +572,7 @@ def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscate
         log.info("obfuscation check on %d comments", obfuscated)
         results["obfuscation"] = obfuscation_check(bundle, scored, obfuscated, seed, batch_size)
     if root is not None:
+        results["label_agreement"] = label_agreement(root, scored)
         log.info("on-topic news comments")
         results["news_on_topic"] = news_hold_check(bundle, root, batch_size)
     if span_posts and root is not None:
