@@ -1,7 +1,7 @@
 """Undo common obfuscation of abuse, keeping a map back to the original characters.
 
 Handles zero-width characters, look-alike Unicode letters (NFKC plus a small Cyrillic/Greek map),
-leetspeak inside words (`1d10t`), letters repeated for effect (`stuuuupid`), spaced-out letters
+leetspeak inside words (`1d10t`, `k1ll`: an ambiguous `1` is read as the letter that makes a word), letters repeated for effect (`stuuuupid`), spaced-out letters
 (`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`, `f@ck`). Other masked words (`r*d*c**ous`, `p#thetic`)
 become the most frequent English word the mask fits, from the encoder's own word-piece vocabulary: the sentence
 encoder reads words, so a masked word it cannot read hides the abuse from it. Glued words are left to the
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import product
 
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f"), None)
 # Letters that look Latin but are not (Cyrillic, Greek), after NFKC.
@@ -23,6 +24,10 @@ LOOKALIKE = str.maketrans({
 })
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
                       "!": "i", "|": "l", "+": "t", "8": "b", "9": "g"})
+# Characters that stand for either of two letters (`k1ll`, `sk!||`): tried against the vocabulary when LEET's reading
+# makes no word. At most this many of them per word (2 ** n readings).
+LEET_EITHER = {"1": "il", "|": "li", "!": "il"}
+LEET_EITHER_MAX = 4
 MASK_CHARS = "*#%_.@$!-"
 # Words people mask; the mask pattern must fit one of these to be expanded.
 SWEARS = ("fuck", "fucking", "fucker", "shit", "bitch", "cunt", "dick", "asshole", "ass", "bastard",
@@ -110,6 +115,24 @@ def _dictionary_word(word: str) -> str:
     return next((w for w in by_length.get(len(word), ()) if pattern.fullmatch(w)), word)
 
 
+def _read_leet(word: str) -> str:
+    """LEET's reading of a word; where that is no known word but reading a `1`, `|` or `!` as the other letter it
+    stands for makes one (`k1ll` -> kill, not kiil), that reading."""
+    leet = word.translate(LEET)
+    either = [i for i, c in enumerate(word) if c in LEET_EITHER]
+    known = _vocabulary()[0]
+    if not either or len(either) > LEET_EITHER_MAX or leet in _SWEAR_SET or leet in known:
+        return leet
+    for letters in product(*(LEET_EITHER[word[i]] for i in either)):
+        chars = list(leet)
+        for i, c in zip(either, letters):
+            chars[i] = c
+        reading = "".join(chars)
+        if reading in _SWEAR_SET or reading in known:
+            return reading
+    return leet
+
+
 def normalize_word(word: str) -> str:
     w = word.lower()
     m = _WORD_EDGE.match(w)
@@ -120,7 +143,7 @@ def normalize_word(word: str) -> str:
     if has_alpha and not core.startswith(("http", "www")):
         unmasked = _unmask(core)
         if unmasked == core and not core.isalpha() and not re.fullmatch(r"[\d.,:/%-]+", core):
-            leet = core.translate(LEET)
+            leet = _read_leet(core)
             if _ALPHA.search(leet):
                 core = leet
         else:

@@ -103,6 +103,17 @@ def test_normalise_reads_other_masked_words_as_the_word_the_mask_fits(obfuscated
     assert normalize(f"you {obfuscated} here").split() == ["you", plain, "here"]
 
 
+@pytest.mark.parametrize("leet, plain", [
+    ("k1ll", "kill"), ("ki11", "kill"), ("sk!||", "skill"), ("1os3r", "loser"), ("f00l", "fool"), ("1d10t", "idiot"),
+])
+def test_normalise_reads_an_ambiguous_leet_letter_as_the_one_that_makes_a_word(leet, plain):
+    assert normalize(f"you {leet} here").split() == ["you", plain, "here"]
+
+
+def test_normalise_leaves_numbers_and_unreadable_leet_alone():
+    assert normalize("route 11 in 2011, x1q9") == "route 11 in 2011 xiqg"
+
+
 @pytest.mark.parametrize("stretched, plain", [
     ("riiiidiculous", "ridiculous"), ("pathetiiiic", "pathetic"), ("goooood", "good"), ("coooool", "cool"),
 ])
