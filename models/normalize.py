@@ -1,11 +1,11 @@
 """Undo common obfuscation of abuse, keeping a map back to the original characters.
 
 Handles zero-width characters, look-alike Unicode letters (NFKC plus a small Cyrillic/Greek map),
-leetspeak inside words (`1d10t`, `k1ll`: an ambiguous `1` is read as the letter that makes a word), letters repeated for effect (`stuuuupid`), spaced-out letters
-(`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`, `f@ck`). Other masked words (`r*d*c**ous`, `p#thetic`)
-become the most frequent English word the mask fits, from the encoder's own word-piece vocabulary: the sentence
-encoder reads words, so a masked word it cannot read hides the abuse from it. Glued words are left to the
-character n-gram features, which see inside them.
+leetspeak inside words (`1d10t`; `k1ll`: an ambiguous `1` is read as the letter that makes a word), letters
+repeated for effect (`stuuuupid`), spaced-out letters (`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`,
+`f@ck`). Other masked words (`r*d*c**ous`, `p#thetic`) become the most frequent English word the mask fits, from
+the encoder's own word-piece vocabulary: the sentence encoder reads words, so a masked word it cannot read hides
+the abuse from it. Glued words are left to the character n-gram features, which see inside them.
 """
 from __future__ import annotations
 
