@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import sklearn
 
+from . import reasons
 from .cues import language
 from .normalize import normalize
 from .offtopic import Article, article_embeddings
@@ -19,6 +20,7 @@ FORMAT_VERSION = 1
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 DEFAULT_POINTER = BUNDLES / "current.txt"
 SPAN_GATE = 0.5  # spans are reported from half the abusive threshold up: below that no word "drives" the score
+HEADS = ("abusive", "off_topic", "spam")  # the score heads a Bundle computes (declared in models.reasons)
 
 
 class EmptyTextError(ValueError):
@@ -42,6 +44,10 @@ class Score:
     model_version: str
     length: int = 0
     thresholds: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def head_scores(self) -> dict[str, float]:
+        """{head: score} for models.decide."""
+        return {name: getattr(self, name) for name in HEADS}
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +78,8 @@ class Bundle:
         self.metadata = {"version": "dev", **(metadata or {})}
         self.metadata["format_version"] = FORMAT_VERSION
         self.metadata["thresholds"] = self.thresholds
+        # the heads and the labels they predict, read back by models.reasons when the bundle loads
+        self.metadata.setdefault("heads", {h: {"label": reasons.get(h).label} for h in HEADS})
 
     @property
     def version(self) -> str:
@@ -183,6 +191,7 @@ def load_bundle(path=None) -> Bundle:
         raise BundleVersionError(
             f"model bundle {folder} has format version {found!r}, but this code reads version {FORMAT_VERSION}; "
             f"retrain it with `moderation train` or install the matching comment-moderation release")
+    reasons.declare_heads(meta.get("heads"))
     parts = joblib.load(folder / "bundle.joblib")
     b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
     return b

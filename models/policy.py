@@ -1,41 +1,94 @@
-"""Scores -> publish or hold, with the reasons a moderator sees. Fails closed."""
+"""Scores -> publish or hold, with the reasons a moderator sees: the one decision function. Fails closed.
+
+`decide` is called by every path that turns scores into a decision: /v1, Perspective, Coral, the review
+queue and `moderation score`. `thresholds_for` resolves a site's and section's policy over the bundle's own
+thresholds, so every path resolves them the same way.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-HOLDING = ("abusive", "off_topic", "spam", "unsupported_language", "too_long", "model_error")
+from . import reasons as registry
 
 
 @dataclass
-class Decision:
+class Verdict:
+    """The model's decision for one comment (a moderator's decision is service.review's `Decision`)."""
     decision: str
     reasons: list[str] = field(default_factory=list)
+
+    @property
+    def held(self) -> bool:
+        return self.decision == "hold"
 
     def to_dict(self) -> dict:
         return {"decision": self.decision, "reasons": list(self.reasons)}
 
 
-def decide(score, thresholds: dict | None = None, *, max_chars: int | None = None) -> Decision:
-    """Hold when any score reaches its threshold; `score=None` (the model could not score) holds as model_error.
-    "article_unknown" is informational and never holds by itself."""
-    if score is None:
-        return Decision("hold", ["model_error"])
-    t = dict(getattr(score, "thresholds", None) or {})
-    t.update(thresholds or {})
-    reasons: list[str] = []
-    values = {name: getattr(score, name, None) for name in ("abusive", "off_topic", "spam")}
-    if any(v is None or not isinstance(v, (int, float)) or math.isnan(v) for v in values.values()) \
-            or any(name not in t for name in values):
-        return Decision("hold", ["model_error"])
-    for name in ("abusive", "off_topic", "spam"):
-        if values[name] >= t[name]:
-            reasons.append(name)
-    if not getattr(score, "language_supported", True):
-        reasons.append("unsupported_language")
-    if max_chars is not None and getattr(score, "length", 0) > max_chars:
-        reasons.append("too_long")
-    hold = any(r in HOLDING for r in reasons)
-    if not getattr(score, "article_known", True):
-        reasons.append("article_unknown")
-    return Decision("hold" if hold else "publish", reasons)
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def decide(scores, thresholds: dict | None = None, *, length: int | None = None, max_chars: int | None = None,
+           language_supported: bool | None = None, article_known: bool | None = None) -> Verdict:
+    """Hold when any head's score reaches its threshold, or a rule holds; publish otherwise.
+
+    scores: a `Score` (its head scores, thresholds, length, language and article facts are used unless the
+        keyword arguments say otherwise), a mapping {head: 0..1}, or None when the model could not score.
+    thresholds: {head: threshold}, laid over the Score's own.
+    length: the comment's length in characters (the whole text, not the scored part); `too_long` above max_chars.
+    Every head that has a score or a threshold needs both, as finite numbers, or the comment is held as
+    model_error. "article_unknown" is informational and never holds by itself.
+    """
+    length = getattr(scores, "length", 0) if length is None else length
+    too_long = max_chars is not None and (length or 0) > max_chars
+    if scores is None:
+        return _verdict({"model_error", "too_long"} if too_long else {"model_error"})
+    if language_supported is None:
+        language_supported = getattr(scores, "language_supported", True)
+    if article_known is None:
+        article_known = getattr(scores, "article_known", True)
+    values = scores.head_scores() if hasattr(scores, "head_scores") else dict(scores)
+    limits = dict(getattr(scores, "thresholds", None) or {})
+    limits.update(thresholds or {})
+    heads = [h for h in registry.score_heads() if h in values or h in limits]
+    if not heads or any(not _number(values.get(h)) or not _number(limits.get(h)) for h in heads):
+        return _verdict({"model_error", "too_long"} if too_long else {"model_error"})
+    found = {h for h in heads if values[h] >= limits[h]}
+    if too_long:
+        found.add("too_long")
+    if not language_supported:
+        found.add("unsupported_language")
+    if not article_known:
+        found.add("article_unknown")
+    return _verdict(found)
+
+
+def _verdict(found: set[str]) -> Verdict:
+    ordered = (["model_error"] if "model_error" in found else []) + \
+        [n for n in registry.names() if n in found and n != "model_error"]
+    hold = any(registry.get(n).holds for n in ordered)
+    return Verdict("hold" if hold else "publish", ordered)
+
+
+def thresholds_for(policy: dict | None, base: dict | None, site: str | None = None,
+                   section: str | None = None) -> dict:
+    """Most specific wins: bundle thresholds < policy defaults < section (all sites) < site < the site's section.
+
+    policy: {"abusive": .., "sections": {section: {...}}, "sites": {site: {..., "sections": {...}}}}; only
+    numeric entries are thresholds (a site's other settings, such as its mode, live beside them).
+    """
+    def numeric(d):
+        return {k: v for k, v in (d or {}).items() if _number(v)}
+
+    policy = policy or {}
+    result = dict(base or {})
+    result.update(numeric(policy))
+    if section:
+        result.update(numeric((policy.get("sections") or {}).get(section)))
+    site_policy = (policy.get("sites") or {}).get(site) or {}
+    result.update(numeric(site_policy))
+    if section:
+        result.update(numeric((site_policy.get("sections") or {}).get(section)))
+    return result

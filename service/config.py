@@ -62,19 +62,3 @@ def load_config(overrides: dict | None = None, environ=None) -> dict:
             config[key] = _parse_env(key, value)
     config.update(overrides or {})
     return config
-
-
-def thresholds_for(policy: dict, base: dict, site: str | None, section: str | None) -> dict:
-    """Most specific wins: bundle thresholds < policy defaults < section (all sites) < site < the site's section."""
-    def numeric(d):
-        return {k: v for k, v in (d or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-    result = dict(base or {})
-    result.update(numeric(policy))
-    if section:
-        result.update(numeric((policy.get("sections") or {}).get(section)))
-    site_policy = (policy.get("sites") or {}).get(site) or {}
-    result.update(numeric(site_policy))
-    if section:
-        result.update(numeric((site_policy.get("sections") or {}).get(section)))
-    return result

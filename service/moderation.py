@@ -9,9 +9,10 @@ import time
 
 from flask import current_app
 from sqlalchemy import select
+
+import models
 from sqlalchemy.exc import IntegrityError
 
-from .config import thresholds_for
 from .db import Article, Comment, db_session
 from .errors import ApiError
 
@@ -38,7 +39,6 @@ def get_bundle():
             path = current_app.config.get("BUNDLE")
             try:
                 if path not in _cache:
-                    import models
                     bundle = models.load_bundle(path)
                     _warm_up(bundle)
                     _cache[path] = bundle
@@ -54,7 +54,6 @@ def get_bundle():
 def _warm_up(bundle):
     """Score once now: the text encoder and tokenizer load on first use (seconds), which must not be the
     first reader's comment. Both paths (with and without an article) are exercised."""
-    import models
     started = time.perf_counter()
     bundle.score_many([("Warming up the model before the first comment.", None),
                        ("Warming up the model.", models.Article(title="Warm-up", body="Warm-up article."))])
@@ -107,7 +106,6 @@ def _resolve_article(session, site: str, article: dict | None):
 
 
 def _model_article(article: dict):
-    import models
     if not (article.get("title") or article.get("body")):
         return None
     # no id: the bundle then caches embeddings by content, so an updated article is never scored stale
@@ -117,7 +115,6 @@ def _model_article(article: dict):
 def article_embeddings(title, body) -> bytes | None:
     """Embeddings to store with a registered article; None (its first comment then encodes it) if the model
     is not loaded or fails: registering an article must not fail because of the model."""
-    import models
     if not (title or body):
         return None
     try:
@@ -157,29 +154,17 @@ def _scored_text(text: str) -> str:
     return text[:limit] if limit else text
 
 
-def _decide(bundle, score, site: str, section, text: str):
-    import models
-    policy = current_app.config.get("POLICY") or {}
-    thresholds = thresholds_for(policy, getattr(bundle, "thresholds", {}), site, section)
-    decision = models.decide(score, thresholds, max_chars=_max_chars())
-    reasons = list(decision.reasons)
-    held = decision.decision == "hold"
-    if _max_chars() and len(text) > _max_chars() and "too_long" not in reasons:
-        reasons.insert(0, "too_long")
-        held = True
-    scores = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam}
-    scores.update(score.sub_scores or {})
-    return {"decision": "hold" if held else "publish", "reasons": reasons,
-            "scores": {k: round(float(v), 6) for k, v in scores.items()}, "spans": list(score.spans or []),
-            "model_version": score.model_version or bundle.version}
-
-
-def _model_error(bundle, text: str) -> dict:
-    reasons = ["model_error"]
-    if _max_chars() and len(text) > _max_chars():
-        reasons.append("too_long")
-    return {"decision": "hold", "reasons": reasons, "scores": {}, "spans": [],
-            "model_version": getattr(bundle, "version", None) or "unavailable"}
+def _decide(bundle, score, site: str, section, text: str) -> dict:
+    """The response body for one scored comment (score=None: the model could not score it)."""
+    thresholds = {} if score is None else models.thresholds_for(
+        current_app.config.get("POLICY"), getattr(bundle, "thresholds", {}), site, section)
+    verdict = models.decide(score, thresholds, length=len(text), max_chars=_max_chars())
+    scores = {} if score is None else {**score.head_scores(), **(score.sub_scores or {})}
+    return {"decision": verdict.decision, "reasons": verdict.reasons,
+            "scores": {k: round(float(v), 6) for k, v in scores.items()},
+            "spans": [] if score is None else list(score.spans or []),
+            "model_version": (score.model_version if score is not None else None)
+            or getattr(bundle, "version", None) or "unavailable"}
 
 
 def _store(session, site, comment, article_id, result, callback_url):
@@ -228,14 +213,12 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
         except Exception as exc:  # noqa: BLE001 - fail closed
             scores = [exc] * len(todo)
         for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
-            result = None
-            if not isinstance(score, Exception):
-                try:
-                    result = _decide(bundle, score, site, article.get("section"), comment["text"])
-                except Exception:  # noqa: BLE001
-                    log.exception("policy failed")
-            if result is None:
-                result = _model_error(bundle, comment["text"])
+            try:
+                result = _decide(bundle, None if isinstance(score, Exception) else score, site,
+                                 article.get("section"), comment["text"])
+            except Exception:  # noqa: BLE001 - a broken policy holds, as a model failure does
+                log.exception("policy failed")
+                result = _decide(bundle, None, site, None, comment["text"])
             if store:
                 out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url))
             else:

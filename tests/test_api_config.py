@@ -1,6 +1,7 @@
 """Configuration precedence (defaults < TOML file < MODERATION_* env < dict) and the policy lookup."""
 from service import create_app
-from service.config import DEFAULTS, load_config, thresholds_for
+from models import thresholds_for
+from service.config import DEFAULTS, load_config
 
 
 def test_precedence(tmp_path):
