@@ -25,6 +25,8 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import or_, select
 from werkzeug.exceptions import HTTPException
 
+from models import reasons as registry
+
 from .api import json_body
 from .db import Article, db_session
 from .errors import ApiError, error_response
@@ -39,7 +41,6 @@ HEADER = "X-Coral-Signature"
 MAX_SIGNATURES = 8          # Coral sends one per active secret; more is not Coral
 RESPONSES = ("status", "flag")
 WITHHELD = {"status": "SYSTEM_WITHHELD"}
-FLAG_REASONS = {"abusive": "COMMENT_DETECTED_TOXIC", "spam": "COMMENT_DETECTED_SPAM"}
 
 
 @bp.errorhandler(Exception)
@@ -146,7 +147,8 @@ def _article(site: str, story_id: str | None, story_url: str | None) -> dict | N
 
 def _hold_answer(reasons: list[str], style: str) -> dict:
     if style == "flag":
-        actions = [{"actionType": "FLAG", "reason": FLAG_REASONS[r]} for r in ("abusive", "spam") if r in reasons]
+        flags = (registry.get(r) and registry.get(r).coral_flag for r in reasons)
+        actions = [{"actionType": "FLAG", "reason": f} for f in dict.fromkeys(flags) if f]
         if actions:
             return {"actions": actions}
     return dict(WITHHELD)

@@ -1,6 +1,8 @@
 """GET /openapi.json (generated from the same schemas that validate requests) and GET /docs (readable page)."""
 from flask import Blueprint, current_app, jsonify, render_template_string
 
+from models import reasons as registry
+
 from .schema import ARTICLE_FIELDS, MODERATE, batch_schema, json_schema
 
 bp = Blueprint("openapi", __name__)
@@ -9,13 +11,11 @@ ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["status", "code", "message"],
     "properties": {"status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"},
                    "field": {"type": ["string", "null"], "description": "the offending field, dotted path"}}}}}
-REASONS = ["abusive", "off_topic", "spam", "article_unknown", "unsupported_language", "too_long", "model_error"]
 RESULT = {
     "type": "object", "required": ["comment_id", "decision", "reasons", "scores", "spans", "model_version"],
     "properties": {
         "comment_id": {"type": "string"},
         "decision": {"type": "string", "enum": ["publish", "hold"]},
-        "reasons": {"type": "array", "items": {"type": "string", "enum": REASONS}},
         "scores": {"type": "object", "additionalProperties": {"type": "number"},
                    "description": "abusive, off_topic, spam (0..1) and the abuse sub-scores; empty on model_error"},
         "spans": {"type": "array", "items": {"type": "object", "properties": {
@@ -61,6 +61,12 @@ def document() -> dict:
     return doc
 
 
+def _result() -> dict:
+    reasons = {"type": "array", "items": {"type": "string", "enum": registry.names()},
+               "description": "; ".join(f"{r.name}: {r.description}" for r in registry.all_reasons())}
+    return {**RESULT, "properties": {**RESULT["properties"], "reasons": reasons}}
+
+
 def _core_document() -> dict:
     max_items = int(current_app.config["BATCH_MAX_ITEMS"])
     write = (400, 401, 403, 413, 415, 429)
@@ -77,7 +83,7 @@ def _core_document() -> dict:
             "schemas": {"ModerateRequest": json_schema(MODERATE),
                         "BatchRequest": json_schema(batch_schema(max_items)),
                         "ArticleRequest": json_schema(ARTICLE_FIELDS), "Article": ARTICLE_OUT,
-                        "ModerateResult": RESULT, "CommentState": COMMENT_STATE, "Error": ERROR,
+                        "ModerateResult": _result(), "CommentState": COMMENT_STATE, "Error": ERROR,
                         "BatchResult": {"type": "object", "properties": {"results": {"type": "array", "items": {
                             "oneOf": [{"$ref": "#/components/schemas/ModerateResult"},
                                       {"$ref": "#/components/schemas/Error"}]}}}}},

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from models import reasons as registry
+
 from .api import json_body
 from .auth import verify_api_key
 from .db import Article, Comment, db_session
@@ -24,13 +26,21 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("perspective", __name__)
 
-# Perspective attribute -> our score key. The sub-scores exist only where the bundle's training data had them.
-ATTRIBUTES = {
-    "TOXICITY": "abusive", "SEVERE_TOXICITY": "severe_toxicity", "INSULT": "insult", "PROFANITY": "obscene",
-    "THREAT": "threat", "IDENTITY_ATTACK": "identity_attack",
-    "OFF_TOPIC": "off_topic", "SPAM": "spam",  # ours: judged against the article given in `context`
-}
-TOPIC_ATTRIBUTES = ("OFF_TOPIC", "SPAM")  # corrections to these label off_topic; all others label abusive
+# Perspective attribute -> our score key: the heads' attributes are declared in models.reasons (OFF_TOPIC and
+# SPAM are ours, judged against the article given in `context`); the abuse sub-scores exist only where the
+# bundle's training data had them, and label `abusive` when a client suggests a score.
+SUB_ATTRIBUTES = {"SEVERE_TOXICITY": "severe_toxicity", "INSULT": "insult", "PROFANITY": "obscene",
+                  "THREAT": "threat", "IDENTITY_ATTACK": "identity_attack"}
+
+
+def attributes() -> dict[str, str]:
+    return {**{r.perspective: r.name for r in registry.all_reasons() if r.perspective}, **SUB_ATTRIBUTES}
+
+
+def attribute_label(attribute: str) -> str:
+    """The moderator label a suggested score for this attribute gives."""
+    reason = registry.get(attributes().get(attribute, ""))
+    return reason.label if reason is not None and reason.label else "abusive"
 
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
@@ -145,7 +155,7 @@ def _available(bundle) -> set[str]:
     cache = current_app.extensions.setdefault("perspective_keys", {})
     if id(bundle) not in cache:
         probe = bundle.score("Thank you for the article.")
-        cache[id(bundle)] = {"abusive", "off_topic", "spam", *probe.sub_scores}
+        cache[id(bundle)] = {*probe.head_scores(), *probe.sub_scores}
     return cache[id(bundle)]
 
 
@@ -161,10 +171,10 @@ def _requested(data: dict, available: set[str]) -> dict[str, float | None]:
     requested = data.get("requestedAttributes")
     if not isinstance(requested, dict) or not requested:
         raise _bad("requestedAttributes must name at least one attribute, e.g. {\"TOXICITY\": {}}.")
-    supported = sorted(name for name, key in ATTRIBUTES.items() if key in available)
+    supported = sorted(name for name, key in attributes().items() if key in available)
     out = {}
     for name, options in requested.items():
-        if ATTRIBUTES.get(name) not in available:
+        if attributes().get(name) not in available:
             raise _bad(f"Attribute {name} is not supported by this server. Supported: {', '.join(supported)}.")
         options = {} if options is None else options
         if not isinstance(options, dict):
@@ -256,7 +266,7 @@ def analyze():
 
     scores = {}
     for name, threshold in requested.items():
-        value = result["scores"][ATTRIBUTES[name]]
+        value = result["scores"][attributes()[name]]
         if threshold is not None and value < threshold:
             continue  # Perspective leaves out attributes below the requested threshold
         scores[name] = {"summaryScore": _probability(value)}
@@ -276,14 +286,14 @@ def _labels(attribute_scores) -> dict:
         raise _bad("attributeScores must not be empty.")
     labels: dict = {}
     for name, entry in attribute_scores.items():
-        if name not in ATTRIBUTES:
+        if name not in attributes():
             raise _bad(f"Attribute {name} is not supported by this server. "
-                       f"Supported: {', '.join(sorted(ATTRIBUTES))}.")
+                       f"Supported: {', '.join(sorted(attributes()))}.")
         summary = entry.get("summaryScore") if isinstance(entry, dict) else None
         value = summary.get("value") if isinstance(summary, dict) else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise _bad(f"attributeScores.{name}.summaryScore.value must be a number from 0 to 1.")
-        label = "off_topic" if name in TOPIC_ATTRIBUTES else "abusive"
+        label = attribute_label(name)
         labels[label] = labels.get(label, False) or value >= 0.5
     return labels
 

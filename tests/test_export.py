@@ -92,7 +92,7 @@ def test_export_endpoints_are_scoped_and_validated(app, client, api_key):
     assert client.get("/v1/export?since=soon", headers={"X-API-Key": api_key}).status_code == 422
     login(client, "boss")
     every = client.get("/review/export?format=csv").get_data(as_text=True)
-    assert every.splitlines()[0] == "id,text,article_id,article_title,article_body,abusive,off_topic"
+    assert every.splitlines()[0] == "id,text,article_id,article_title,article_body,abusive,off_topic,reasons"
     assert "mine 0" in every and "theirs 0" in every
     with app.app_context():
         from service.review.tables import AuditEntry

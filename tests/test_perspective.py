@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 import models
 from service.db import Article, Comment, db_session
-from service.perspective import ATTRIBUTES
+from service.perspective import attributes
 
 ANALYZE = "/v1alpha1/comments:analyze"
 SUGGEST = "/v1alpha1/comments:suggestscore"
@@ -19,7 +19,7 @@ NASTY = "You are a stupid idiot and a moron, nobody cares what you think."
 
 def supported(bundle) -> list[str]:
     keys = {"abusive", "off_topic", "spam", *bundle.score(CIVIL).sub_scores}
-    return [name for name, key in ATTRIBUTES.items() if key in keys]
+    return [name for name, key in attributes().items() if key in keys]
 
 
 def analyze(client, key, body):
@@ -74,7 +74,7 @@ def test_every_supported_attribute_maps_to_our_score(client, api_key, bundle):
     assert out["languages"] == out["detectedLanguages"] == ["en"]   # none requested: the detected one
     assert set(out["attributeScores"]) == set(names)
     for name in names:
-        assert out["attributeScores"][name] == {"summaryScore": {"value": round(ours[ATTRIBUTES[name]], 6),
+        assert out["attributeScores"][name] == {"summaryScore": {"value": round(ours[attributes()[name]], 6),
                                                                  "type": "PROBABILITY"}}
 
 

@@ -1,13 +1,13 @@
 """Decisions on held comments: one conditional UPDATE decides who wins, then the label, audit entry and webhook."""
 from sqlalchemy import update
 
+from models import reasons as registry
 from service.db import Comment, utcnow
 
 from . import outbox
 from .tables import AuditEntry, Decision
 
 STATUS_FOR = {"approve": "approved", "reject": "rejected"}
-OFF_TOPIC_REASONS = {"off_topic", "spam"}
 
 
 class AlreadyDecided(Exception):
@@ -20,9 +20,8 @@ def default_labels(comment, action: str) -> dict:
     """What a decision says about the comment when the moderator corrects nothing: approving means neither
     abusive nor off-topic; rejecting confirms the reasons the model held it for."""
     if action == "approve":
-        return {"abusive": False, "off_topic": False}
-    reasons = set(comment.reasons or [])
-    return {"abusive": "abusive" in reasons, "off_topic": bool(reasons & OFF_TOPIC_REASONS)}
+        return {label: False for label in registry.LABELS}
+    return registry.labels_for(comment.reasons)
 
 
 def audit(session, *, username: str, action: str, user_id=None, comment=None, **details):

@@ -6,6 +6,7 @@ import statistics
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
+from models import reasons as registry
 from service.db import Comment, utcnow
 
 from .tables import Decision, OutboxItem
@@ -43,9 +44,9 @@ def compute(session, days: int = 30, now: dt.datetime | None = None) -> dict:
         status = "approved" if action == "approve" else "rejected"
         per_day.setdefault(_day(decided_at), {"held": 0, "approved": 0, "rejected": 0})[status] += 1
         rejected += action == "reject"
-        reasons = set(reasons or [])
-        agree_abuse += bool(abusive) == ("abusive" in reasons)
-        agree_topic += bool(off_topic) == bool(reasons & {"off_topic", "spam"})
+        predicted = registry.labels_for(reasons)
+        agree_abuse += bool(abusive) == predicted["abusive"]
+        agree_topic += bool(off_topic) == predicted["off_topic"]
         if decided_at and received_at:
             a, b = decided_at.replace(tzinfo=None), received_at.replace(tzinfo=None)
             minutes.append(max(0.0, (a - b).total_seconds() / 60))

@@ -1,24 +1,25 @@
 """Labelled export: every human-decided comment (latest decision wins) in the schema that
 `training.data.load_labelled_export` (and so `moderation train`) reads: id, text, article_id, article_title,
-article_body, abusive, off_topic (0/1)."""
+article_body, one 0/1 column per moderator label (models.reasons.LABELS), and the model's reasons (`;`-joined)."""
 import csv
 import io
 import json
 
 from sqlalchemy import and_, func, select
 
+from models import reasons as registry
 from service.db import Article, Comment
 
 from .tables import Decision
 
-COLUMNS = ("id", "text", "article_id", "article_title", "article_body", "abusive", "off_topic")
+COLUMNS = ("id", "text", "article_id", "article_title", "article_body", *registry.LABELS, "reasons")
 FORMATS = ("csv", "jsonl")
 
 
 def rows(session, since=None, site: str | None = None):
     latest = select(func.max(Decision.id).label("id")).group_by(Decision.comment_pk).subquery()
-    query = (select(Decision.abusive, Decision.off_topic, Comment.site, Comment.comment_id, Comment.text,
-                    Comment.article_id, Article.title, Article.body)
+    query = (select(*(getattr(Decision, label) for label in registry.LABELS), Comment.site, Comment.comment_id,
+                    Comment.text, Comment.article_id, Comment.reasons, Article.title, Article.body)
              .join(latest, latest.c.id == Decision.id)
              .join(Comment, Comment.id == Decision.comment_pk)
              .outerjoin(Article, and_(Article.site == Comment.site, Article.article_id == Comment.article_id))
@@ -31,7 +32,8 @@ def rows(session, since=None, site: str | None = None):
         yield {"id": f"{r.site}:{r.comment_id}", "text": r.text,
                "article_id": f"{r.site}:{r.article_id}" if r.article_id else "",
                "article_title": r.title or "", "article_body": r.body or "",
-               "abusive": int(bool(r.abusive)), "off_topic": int(bool(r.off_topic))}
+               **{label: int(bool(getattr(r, label))) for label in registry.LABELS},
+               "reasons": ";".join(r.reasons or [])}
 
 
 def serialise(records, fmt: str):

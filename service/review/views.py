@@ -4,6 +4,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from models import reasons as registry
 from service.db import ApiKey, Article, db_session
 
 from . import actions, dashboard, queue
@@ -37,7 +38,9 @@ def _headers(response):
 @bp.app_context_processor
 def _template_globals():
     from .users import csrf_token
-    return {"csrf_token": csrf_token, "review_user": current_user}
+    # the queue's reason filter and label toggles come from the registry in models.reasons
+    return {"csrf_token": csrf_token, "review_user": current_user,
+            "hold_reasons": [r.name for r in registry.all_reasons() if r.holds], "labels": registry.LABELS}
 
 
 def _safe_next(target: str | None) -> str:
