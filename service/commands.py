@@ -1,21 +1,23 @@
-"""Service-side `moderation` commands (serve, db, keys, users, export). Each is appended to COMMANDS."""
+"""Service-side `moderation` commands (serve, db, keys, score, users, export). Each is appended to COMMANDS."""
 import os
 import secrets
 import tempfile
 
 import click
 
+from service import create_admin_app, create_app
+
+# Commands import what they run when they run: `moderation --help` and the admin commands must not load the
+# model stack (numpy, ONNX Runtime, torch) or gunicorn.
 COMMANDS: list = []
 
 
 def _app(**overrides):
-    from service import create_app
     return create_app(overrides)
 
 
 def _admin_app():
-    """For one-shot admin commands: no model, no sessions."""
-    return _app(LOAD_BUNDLE_AT_START=False, SECRET_KEY="unused-by-cli-commands")
+    return create_admin_app()
 
 
 def run_gunicorn(factory, host: str, port: int, workers: int, timeout: int = 30):
@@ -132,6 +134,33 @@ def keys_revoke(key_id):
 
 
 COMMANDS.append(keys)
+
+
+@click.command("score")
+@click.argument("input", type=click.File("r", encoding="utf-8"))
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
+              help="JSONL results, one per input line, in input order ('-' = stdout).")
+@click.option("--bundle", "bundle_path", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Model bundle folder (default: the service's BUNDLE, else the shipped bundle).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The service's TOML config (default: $MODERATION_CONFIG): its policy and MAX_TEXT_CHARS apply.")
+@click.option("--site", default=None, help="Decide with this site's policy, as /v1/moderate would for its key.")
+@click.option("--section", default=None, help="Section policy for lines whose article names no section.")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
+def score(input, output, bundle_path, config_path, site, section, batch_size):
+    """Score a JSONL file of comments (INPUT '-' = stdin), streaming in small batches, deciding as the API does."""
+    import models
+    from service.batch import Policy, score_stream
+    from service.config import load_config
+
+    config = load_config(environ={**os.environ, "MODERATION_CONFIG": config_path} if config_path else None)
+    bundle = models.load_bundle(bundle_path or config.get("BUNDLE"))
+    policy = Policy(config.get("POLICY") or {}, site, section, config.get("MAX_TEXT_CHARS") or None)
+    counts = score_stream(bundle, input, output, batch_size=batch_size, policy=policy)
+    click.echo(f"scored {counts['scored']} line(s), {counts['errors']} error line(s)", err=True)
+
+
+COMMANDS.append(score)
 
 
 from .review.commands import COMMANDS as _review_commands  # noqa: E402  (users, export, webhooks)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import models
 from tiny_data import KeywordBundle
-from training import score as scoring
+from service import batch as scoring
 
 
 def run(lines, bundle=None, batch_size=3):

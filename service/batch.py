@@ -1,12 +1,15 @@
-"""Batch scoring of JSONL: read, score and write in small batches, so memory stays flat on any input size.
+"""Batch scoring of JSONL (`moderation score`): read, score and write in small batches, so memory stays flat
+on any input size. Decisions go through the same policy resolution, `models.decide` and text-length limit as
+/v1/moderate, so an offline decision is the one the API would give for the same site and section.
 
-Input line:  {"id": str, "text": str, "article": {"title": str, "body": str}}   (article optional)
+Input line:  {"id": str, "text": str, "article": {"title": str, "body": str, "section": str}}  (article optional)
 Output line: {"id", "decision", "reasons", "scores": {"abusive", "off_topic", "spam", ...sub-scores},
               "model_version"}, in input order. A bad line gives {"id" (or null), "line", "error"}.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Iterator
 
@@ -34,10 +37,10 @@ def parse_line(line: str, number: int) -> tuple[str | None, str, dict | None]:
     if article is not None:
         if not isinstance(article, dict):
             raise _Bad(cid, "article must be an object with title and/or body")
-        for key in ("title", "body"):
+        for key in ("title", "body", "section"):
             if article.get(key) is not None and not isinstance(article[key], str):
                 raise _Bad(cid, f"article.{key} must be a string")
-        article = {k: article[k] for k in ("title", "body", "id") if article.get(k) is not None}
+        article = {k: article[k] for k in ("title", "body", "id", "section") if article.get(k) is not None}
     if cid is None:
         raise _Bad(None, "id is missing")
     return cid, text, article
@@ -49,20 +52,39 @@ class _Bad(ValueError):
         self.cid = cid
 
 
-def result_line(cid: str, score) -> dict:
-    decision = models.decide(score)
-    scores = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam, **score.sub_scores}
-    return {"id": cid, "decision": decision.decision, "reasons": decision.reasons,
+@dataclass
+class Policy:
+    """What the service would apply: the [policy] table of its config, the site and section, MAX_TEXT_CHARS."""
+    policy: dict = field(default_factory=dict)
+    site: str | None = None
+    section: str | None = None
+    max_chars: int | None = None
+
+    def decide(self, bundle, score, text: str, section: str | None = None) -> models.Verdict:
+        thresholds = {} if score is None else models.thresholds_for(
+            self.policy, getattr(bundle, "thresholds", {}), self.site, section or self.section)
+        return models.decide(score, thresholds, length=len(text), max_chars=self.max_chars)
+
+    def scored_text(self, text: str) -> str:
+        # as /v1/moderate: only the first max_chars are scored, and a longer comment is held as too_long
+        return text[:self.max_chars] if self.max_chars else text
+
+
+def result_line(cid: str, score, verdict: models.Verdict) -> dict:
+    scores = {**score.head_scores(), **score.sub_scores}
+    return {"id": cid, "decision": verdict.decision, "reasons": verdict.reasons,
             "scores": {k: round(float(v), 6) for k, v in scores.items()}, "model_version": score.model_version}
 
 
-def _score_batch(bundle, batch) -> Iterator[dict]:
+def _score_batch(bundle, batch, policy: Policy) -> Iterator[dict]:
     good = [(n, item) for n, item in batch if not isinstance(item, Exception)]
+    # the section picks the policy; the model sees the article's id, title and body
+    pairs = [(policy.scored_text(t), a and {k: v for k, v in a.items() if k != "section"}) for _, (_, t, a) in good]
     try:
-        scores = dict(zip((n for n, _ in good), bundle.score_many([(t, a) for _, (_, t, a) in good])))
+        scores = dict(zip((n for n, _ in good), bundle.score_many(pairs)))
     except Exception:  # one item broke the batch: score one by one so only that item fails
         scores = {}
-        for n, (_, text, article) in good:
+        for (n, _), (text, article) in zip(good, pairs):
             try:
                 scores[n] = bundle.score(text, article)
             except Exception as e:  # fail closed: the caller holds it
@@ -71,17 +93,20 @@ def _score_batch(bundle, batch) -> Iterator[dict]:
         if isinstance(item, Exception):
             yield {"id": getattr(item, "cid", None), "line": n, "error": str(item)}
             continue
-        cid = item[0]
+        cid, text, article = item
         score = scores[n]
+        section = (article or {}).get("section")
         if isinstance(score, Exception):
-            yield {"id": cid, "line": n, "decision": "hold", "reasons": ["model_error"],
+            verdict = policy.decide(bundle, None, text, section)
+            yield {"id": cid, "line": n, **verdict.to_dict(),
                    "error": f"{type(score).__name__}: {score}", "model_version": bundle.version}
         else:
-            yield result_line(cid, score)
+            yield result_line(cid, score, policy.decide(bundle, score, text, section))
 
 
-def score_stream(bundle, lines: IO[str], out: IO[str], batch_size: int = 64) -> dict:
+def score_stream(bundle, lines: IO[str], out: IO[str], batch_size: int = 64, policy: Policy | None = None) -> dict:
     """Score every non-blank line of `lines` into `out`; returns counts {scored, errors}."""
+    policy = policy or Policy()
     counts = {"scored": 0, "errors": 0}
     numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
     while True:
@@ -94,7 +119,7 @@ def score_stream(bundle, lines: IO[str], out: IO[str], batch_size: int = 64) -> 
                 batch.append((n, parse_line(line, n)))
             except ValueError as e:
                 batch.append((n, e))
-        for result in _score_batch(bundle, batch):
+        for result in _score_batch(bundle, batch, policy):
             counts["errors" if "error" in result else "scored"] += 1
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
