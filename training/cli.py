@@ -1,27 +1,8 @@
-"""`moderation train|evaluate|score`: the data people's commands. Each command is appended to COMMANDS."""
+"""`moderation train|evaluate|models`: the data people's commands. Each command is appended to COMMANDS;
+the `moderation` group finds them through the `moderation.commands` entry point (service never imports training)."""
 import click  # noqa: F401  (commands below use it)
 
 COMMANDS: list = []
-
-
-@click.command("score")
-@click.argument("input", type=click.File("r", encoding="utf-8"))
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", show_default=True,
-              help="JSONL results, one per input line, in input order ('-' = stdout).")
-@click.option("--bundle", "bundle_path", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Model bundle folder (default: the shipped bundle).")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
-def score_command(input, output, bundle_path, batch_size):
-    """Score a JSONL file of comments (INPUT '-' = stdin), streaming in small batches."""
-    import models
-    from training.score import score_stream
-
-    bundle = models.load_bundle(bundle_path)
-    counts = score_stream(bundle, input, output, batch_size=batch_size)
-    click.echo(f"scored {counts['scored']} line(s), {counts['errors']} error line(s)", err=True)
-
-
-COMMANDS.append(score_command)
 
 
 @click.command("train", help="Train the abuse, spam and off-topic heads from the public data sets and/or the site's labelled exports (--labelled) into a bundle folder.")
@@ -35,7 +16,7 @@ COMMANDS.append(score_command)
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Threads for the sentence encoder (the machine is shared: one is kind to others).")
 @click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="The site's labelled export (CSV/JSONL, see README 'Labelled data format') to train on too; "
+              help="The site's labelled export (CSV/JSONL, see docs/training.md 'Labelled data format') to train on too; "
                    "repeatable. Any bad row stops training with its line number.")
 @click.option("--no-public", is_flag=True,
               help="Train from the --labelled export(s) alone (with --quick: without the sentence encoder).")
@@ -87,7 +68,7 @@ COMMANDS.append(train_command)
 @click.option("--span-posts", type=click.IntRange(0), default=1000, show_default=True,
               help="Held-out civil_toxic_spans posts for span F1 (0: skip).")
 @click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Also evaluate on a labelled export (CSV/JSONL, see README 'Labelled data format'); repeatable.")
+              help="Also evaluate on a labelled export (CSV/JSONL, see docs/training.md 'Labelled data format'); repeatable.")
 @click.option("--no-public", is_flag=True, help="Skip the public sets (with --labelled: only the site's data).")
 @click.option("--embedding-cache", is_flag=True,
               help="Read the encoder cache `moderation train` keeps under .cache/ (never written, except that "

@@ -558,7 +558,7 @@ def _records(path: Path):
 
 
 def load_labelled_export(path) -> tuple[pd.DataFrame, list[str]]:
-    """Read a labelled export (see README, "Labelled data format").
+    """Read a labelled export (see docs/training.md, "Labelled data format").
 
     Returns (valid rows, errors); each error names its line, e.g. "line 7: abusive must be 0 or 1,
     got '2'". Bad rows are reported, never silently dropped; callers decide whether to stop.

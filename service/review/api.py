@@ -40,7 +40,7 @@ def _openapi():
         "comment_id": {"type": "string"},
         "status": {"type": "string", "enum": ["published", "held", "approved", "rejected"]},
         "reasons": {"type": "array", "items": {"type": "string"}}}}
-    row = {"type": "object", "description": "one line of the labelled export (README, 'Labelled data format')",
+    row = {"type": "object", "description": "one line of the labelled export (docs/training.md, 'Labelled data format')",
            "properties": {name: {"type": "string"} for name in export.COLUMNS[:5]} |
            {name: {"type": "integer", "enum": [0, 1]} for name in export.COLUMNS[5:]}}
     paths = {

@@ -4,10 +4,11 @@ import sys
 import click
 from sqlalchemy import select
 
+from service import create_admin_app
+
 
 def _app():
-    from service.commands import _admin_app   # no model bundle: these commands never score
-    return _admin_app()
+    return create_admin_app()   # no model bundle: these commands never score
 
 
 @click.group(help="Moderator accounts for the /review pages.")
