@@ -1,14 +1,26 @@
-"""Shared fixtures: `app` (fresh SQLite database, the real shipped bundle), `client`, `api_key`."""
+"""Shared fixtures: `app` (fresh SQLite database and a model bundle), `client`, `api_key`.
+
+The bundle is a small deterministic fake (tests/tiny_data.py:KeywordBundle) unless the test is marked
+`model`, which gets the real shipped bundle: `pytest -m "not model"` is the fast tier.
+"""
 import pytest
 
 from service import create_app
+from tiny_data import KeywordBundle
 
 
 @pytest.fixture(scope="session")
-def bundle():
+def real_bundle():
     """The shipped model bundle, loaded once per test session (loading takes seconds)."""
     import models
     return models.load_bundle()
+
+
+@pytest.fixture
+def bundle(request):
+    if request.node.get_closest_marker("model"):
+        return request.getfixturevalue("real_bundle")
+    return KeywordBundle()
 
 
 @pytest.fixture

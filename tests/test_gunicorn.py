@@ -18,7 +18,7 @@ from sqlalchemy import select
 from service import create_app
 from service.db import Comment, db_session
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 ALWAYS = {"abusive": 0.0, "off_topic": 0.0, "spam": 0.0}
 
 

@@ -3,7 +3,7 @@ import pytest
 
 import models
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 ARTICLE = {
     "id": "budget-2026",
