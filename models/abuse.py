@@ -48,7 +48,7 @@ def _soft(M, y):
     return M[np.r_[np.arange(len(y)), soft]], labels, weights
 
 
-class AbuseClassifier(BaseEstimator, ClassifierMixin):
+class AbuseClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, use_embeddings: bool = True, C: float = 1.0, embedding_weight: float = 1.5,
                  max_word_features: int = 100_000, max_char_features: int = 150_000, encoder=None,
                  stack_weight: float | None = None, embedding_C: float = 1.0, embedding: str = "sentence",
@@ -60,8 +60,6 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         mean pool and the last layer's max pool, see models.encoder) for the embedding regression; or "branch"
         (stacked only): instead of a regression, the encoder's top layers fine-tuned for `branch_epochs` epochs
         (models.branch), whose logit is the embedding margin."""
-        if embedding not in ("sentence", "layers", "branch"):
-            raise ValueError(f"embedding must be 'sentence', 'layers' or 'branch', not {embedding!r}")
         self.use_embeddings = use_embeddings
         self.C = C
         self.embedding_weight = embedding_weight
@@ -118,6 +116,8 @@ class AbuseClassifier(BaseEstimator, ClassifierMixin):
         """X: texts; y: 0/1, a probability in between (a soft label: how abusive a crowd found the text), or NaN
         for rows that only carry sub-labels. sub_labels: {name: array with 1/0/NaN (unknown), soft labels allowed}.
         calibration: (texts, 0/1) held out for Platt scaling; without it, 3-fold out-of-fold margins."""
+        if self.embedding not in ("sentence", "layers", "branch"):
+            raise ValueError(f"embedding must be 'sentence', 'layers' or 'branch', not {self.embedding!r}")
         self._W = None
         texts = [normalize(t) for t in X]
         y = np.asarray(y, dtype=float)

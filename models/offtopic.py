@@ -120,7 +120,7 @@ class _ArticleFeatures:
     __slots__ = ("title_vec", "body_vecs", "mean_vec", "words", "tfidf")
 
 
-class OffTopicClassifier(BaseEstimator, ClassifierMixin):
+class OffTopicClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, use_embeddings: bool = True, max_iter: int = 300, learning_rate: float = 0.08,
                  min_samples_leaf: int = 20, cache_size: int = 2048, encoder=None, comment_head: bool = True):
         """comment_head: add the comment-only embedding score (needs use_embeddings and `comment_rows` in fit)."""

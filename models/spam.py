@@ -13,7 +13,7 @@ from .cues import cue_vector
 from .sparse import tfidf
 
 
-class SpamClassifier(BaseEstimator, ClassifierMixin):
+class SpamClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, C: float = 2.0):
         self.C = C
 
