@@ -122,3 +122,6 @@ class KeywordBundle:
 
     def score(self, text, article=None):
         return self._one(text, article)
+
+    def article_embeddings(self, article):
+        return None  # no encoder: nothing to store with an article
