@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import reasons as registry
+from . import reasons as R
 
 
 @dataclass
@@ -44,7 +44,7 @@ def decide(scores, thresholds: dict | None = None, *, length: int | None = None,
     length = getattr(scores, "length", 0) if length is None else length
     too_long = max_chars is not None and (length or 0) > max_chars
     if scores is None:
-        return _verdict({"model_error", "too_long"} if too_long else {"model_error"})
+        return _verdict({R.MODEL_ERROR, R.TOO_LONG} if too_long else {R.MODEL_ERROR})
     if language_supported is None:
         language_supported = getattr(scores, "language_supported", True)
     if article_known is None:
@@ -52,23 +52,23 @@ def decide(scores, thresholds: dict | None = None, *, length: int | None = None,
     values = scores.head_scores() if hasattr(scores, "head_scores") else dict(scores)
     limits = dict(getattr(scores, "thresholds", None) or {})
     limits.update(thresholds or {})
-    heads = [h for h in registry.score_heads() if h in values or h in limits]
+    heads = [h for h in R.score_heads() if h in values or h in limits]
     if not heads or any(not _number(values.get(h)) or not _number(limits.get(h)) for h in heads):
-        return _verdict({"model_error", "too_long"} if too_long else {"model_error"})
+        return _verdict({R.MODEL_ERROR, R.TOO_LONG} if too_long else {R.MODEL_ERROR})
     found = {h for h in heads if values[h] >= limits[h]}
     if too_long:
-        found.add("too_long")
+        found.add(R.TOO_LONG)
     if not language_supported:
-        found.add("unsupported_language")
+        found.add(R.UNSUPPORTED_LANGUAGE)
     if not article_known:
-        found.add("article_unknown")
+        found.add(R.ARTICLE_UNKNOWN)
     return _verdict(found)
 
 
 def _verdict(found: set[str]) -> Verdict:
-    ordered = (["model_error"] if "model_error" in found else []) + \
-        [n for n in registry.names() if n in found and n != "model_error"]
-    hold = any(registry.get(n).holds for n in ordered)
+    ordered = ([R.MODEL_ERROR] if R.MODEL_ERROR in found else []) + \
+        [n for n in R.names() if n in found and n != R.MODEL_ERROR]
+    hold = any(R.get(n).holds for n in ordered)
     return Verdict("hold" if hold else "publish", ordered)
 
 

@@ -94,18 +94,22 @@ def declare_heads(heads: dict) -> None:
                             coral_flag=spec.get("coral_flag")))
 
 
+# The reasons code sets by name (the rule and system reasons); score reasons are named by their heads.
+TOO_LONG, UNSUPPORTED_LANGUAGE, MODEL_ERROR = "too_long", "unsupported_language", "model_error"
+READER_FLAG, ARTICLE_UNKNOWN = "reader_flag", "article_unknown"
+
 # Declaration order is the order reasons are reported in (model_error aside, which always comes first).
 for _r in (
-    Reason("too_long", RULE, "longer than the service's MAX_TEXT_CHARS: only the start was scored"),
+    Reason(TOO_LONG, RULE, "longer than the service's MAX_TEXT_CHARS: only the start was scored"),
     Reason("abusive", SCORE, "the abuse score reached its threshold", label="abusive",
            perspective="TOXICITY", coral_flag="COMMENT_DETECTED_TOXIC"),
     Reason("off_topic", SCORE, "the off-topic score (comment against its article) reached its threshold",
            label="off_topic", perspective="OFF_TOPIC"),
     Reason("spam", SCORE, "the spam score reached its threshold", label="off_topic",
            perspective="SPAM", coral_flag="COMMENT_DETECTED_SPAM"),
-    Reason("unsupported_language", RULE, "written in a language the bundle does not score"),
-    Reason("model_error", SYSTEM, "the model could not score the comment: held, fail closed"),
-    Reason("reader_flag", REVIEW, "a reader flagged a published comment back into the queue"),
-    Reason("article_unknown", NOTE, "no article text was known: the off-topic score judged the comment alone"),
+    Reason(UNSUPPORTED_LANGUAGE, RULE, "written in a language the bundle does not score"),
+    Reason(MODEL_ERROR, SYSTEM, "the model could not score the comment: held, fail closed"),
+    Reason(READER_FLAG, REVIEW, "a reader flagged a published comment back into the queue"),
+    Reason(ARTICLE_UNKNOWN, NOTE, "no article text was known: the off-topic score judged the comment alone"),
 ):
     register(_r)

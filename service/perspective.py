@@ -243,7 +243,7 @@ def _context_article(site: str, article_text: str | None, store: bool) -> dict |
 def _moderated(site, text, article_text, *, store: bool) -> dict:
     article = _context_article(site, article_text, store)
     result = moderate(site, {"id": _new_comment_id(), "text": text}, article, store=store)
-    if "model_error" in result["reasons"]:
+    if registry.MODEL_ERROR in result["reasons"]:
         raise ApiError(503, "The model could not score this comment; try again later.")
     return result
 

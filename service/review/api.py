@@ -2,6 +2,7 @@
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
 from sqlalchemy import select
 
+from models import reasons as registry
 from service.api import json_body
 from service.auth import require_api_key
 from service.db import Comment, db_session
@@ -111,9 +112,9 @@ def feedback():
             raise ApiError(409, "the comment is already rejected", field="comment_id", code="conflict")
         if comment.status != "held":
             comment.status = "held"
-            if "reader_flag" not in (comment.reasons or []):
-                comment.reasons = list(comment.reasons or []) + ["reader_flag"]
-        audit(session, username=who, action="reader_flag", comment=comment, note=note)
+            if registry.READER_FLAG not in (comment.reasons or []):
+                comment.reasons = list(comment.reasons or []) + [registry.READER_FLAG]
+        audit(session, username=who, action=registry.READER_FLAG, comment=comment, note=note)
     else:
         decision = data.get("decision")
         if decision not in ("publish", "reject"):
