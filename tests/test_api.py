@@ -109,6 +109,7 @@ def _encoded_texts(monkeypatch, bundle):
     return seen
 
 
+@pytest.mark.model
 def test_registered_article_is_encoded_once_on_put_not_per_worker(app, client, headers, bundle, monkeypatch):
     article = {"title": "Harbour bridge closes for repairs",
                "body": "The harbour bridge will be closed for six weeks from June while its cables are replaced."}

@@ -20,6 +20,7 @@ def _vectorizers(bundle):
     yield bundle.off_topic.tfidf_
 
 
+@pytest.mark.model
 def test_tfidf_matches_sklearn_for_every_shipped_vectorizer(bundle):
     for vec in _vectorizers(bundle):
         ours, theirs = tfidf(vec, TEXTS), vec.transform(TEXTS)

@@ -34,7 +34,7 @@ def _openapi():
                      "description": "flag: a reader reported it, back into the queue; correction: the CMS overrules "
                                     "the decision and it becomes a label"},
             "decision": {"type": "string", "enum": ["publish", "reject"], "description": "with type correction"},
-            "abusive": label, "off_topic": label,
+            **{name: label for name in registry.LABELS},
             "note": {"type": "string", "maxLength": MAX_NOTE}},
         "example": {"comment_id": "c1", "type": "correction", "decision": "reject", "abusive": True}}
     feedback_result = {"type": "object", "properties": {
@@ -42,8 +42,8 @@ def _openapi():
         "status": {"type": "string", "enum": ["published", "held", "approved", "rejected"]},
         "reasons": {"type": "array", "items": {"type": "string"}}}}
     row = {"type": "object", "description": "one line of the labelled export (docs/training.md, 'Labelled data format')",
-           "properties": {name: {"type": "string"} for name in export.COLUMNS[:5]} |
-           {name: {"type": "integer", "enum": [0, 1]} for name in export.COLUMNS[5:]}}
+           "properties": {name: {"type": "integer", "enum": [0, 1]} if name in registry.LABELS else {"type": "string"}
+                          for name in export.COLUMNS}}
     paths = {
         "/v1/feedback": {"post": {
             "summary": "Report a published comment (reader flag) or correct a decision (becomes a label)",
