@@ -9,6 +9,8 @@ from models import branch as B
 from models.encoder import Encoder
 from models.normalize import normalize
 
+pytestmark = pytest.mark.model  # trains or runs the real sentence encoder
+
 NICE = [f"thanks for the thoughtful article about the {w} budget" for w in
         ("city", "school", "river", "park", "road", "museum", "library", "harbour", "market", "bridge")]
 NASTY = [f"you are a stupid {w} and an idiot, shut up" for w in
@@ -87,4 +89,4 @@ def test_branches_run_on_every_window_until_their_owner_is_gone(encoder):
 
 def test_branch_needs_a_stacked_head():
     with pytest.raises(ValueError, match="embedding"):
-        models.AbuseClassifier(embedding="fine-tuned")
+        models.AbuseClassifier(embedding="fine-tuned").fit(["a", "b"], [0, 1])

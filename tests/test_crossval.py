@@ -10,6 +10,8 @@ from tiny_data import make_tiny_data, write
 from training import crossval, data
 
 
+pytestmark = pytest.mark.model  # trains or runs the real sentence encoder
+
 def _threads(root, n=15):
     """n forum threads of 4 answers: two on the question's subject, two unrelated (Bad)."""
     topics = ["bank", "visa", "school", "car", "flat", "doctor", "phone", "salary", "beach", "gym",

@@ -4,6 +4,8 @@ import pytest
 
 from models import encoder as E
 
+pytestmark = pytest.mark.model  # trains or runs the real sentence encoder
+
 TEXTS = ["Great reporting, more of this please.", "Ünïcödé café 😀 l33t sp34k", "word " * 400, "x"]
 
 

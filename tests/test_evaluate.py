@@ -10,6 +10,8 @@ from tiny_data import KeywordBundle, make_tiny_data
 from training import evaluate as ev
 
 
+pytestmark = pytest.mark.model  # trains or runs the real sentence encoder
+
 def test_binary_metrics_by_hand():
     y = [0, 0, 0, 1, 1]
     p = [0.1, 0.4, 0.6, 0.7, 0.3]

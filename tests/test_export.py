@@ -101,6 +101,7 @@ def test_export_endpoints_are_scoped_and_validated(app, client, api_key):
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_path):
     if not app_config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("training is database-independent: the round trip runs once, on SQLite")

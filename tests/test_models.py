@@ -144,6 +144,7 @@ def test_normal_text_is_left_alone():
     assert normalize("The 2013 budget: $50 at 5:30, e-mail me.") == "the 2013 budget $50 at 5:30 e-mail me"
 
 
+@pytest.mark.model
 def test_scores_separate_and_are_probabilities(tiny):
     s_bad = tiny.score("You stupid moron, nobody cares.", ARTICLE)
     s_ok = tiny.score("Glad the council is funding buses and housing.", ARTICLE)
@@ -168,6 +169,7 @@ def test_spans_point_at_the_abusive_words_in_the_original_text(tiny):
     assert tiny.score("Glad the council is funding buses.").spans == []
 
 
+@pytest.mark.model
 def test_long_comment_is_scored_whole_not_truncated(tiny):
     filler = " ".join(NICE * 8)  # about 900 words: several encoder windows
     insult_at_end = filler + " " + " ".join(NASTY[:2])
@@ -191,6 +193,7 @@ def test_off_topic_uses_the_article(tiny):
     assert tiny.score(sport, OTHER).off_topic < tiny.score(sport, ARTICLE).off_topic
 
 
+@pytest.mark.model
 def test_without_article_the_result_says_so(tiny):
     s = tiny.score("Check out my channel www.freegifts.com", None)
     assert s.article_known is False
@@ -200,6 +203,7 @@ def test_without_article_the_result_says_so(tiny):
     assert d.decision == "hold" and "spam" in d.reasons and "article_unknown" in d.reasons
 
 
+@pytest.mark.model
 def test_article_may_be_title_only_body_only_or_object(tiny):
     c = "Buses and housing in the budget."
     for art in ({"title": ARTICLE["title"]}, {"body": ARTICLE["body"]}, models.Article(**ARTICLE, id="a1")):
@@ -239,6 +243,7 @@ def test_to_dict_is_json_ready(tiny):
             "language_supported", "model_version"} <= set(d)
 
 
+@pytest.mark.model
 def test_bundle_round_trip_and_version_check(tiny, tmp_path):
     folder = tiny.save(tmp_path / "b")
     again = models.load_bundle(folder)
@@ -261,6 +266,7 @@ def test_abuse_head_with_sentence_embeddings():
     assert clf.lr_.coef_.shape[1] == len(clf.word_.vocabulary_) + len(clf.char_.vocabulary_) + 384
 
 
+@pytest.mark.model
 def test_stacked_embedding_head_adds_its_margin_to_the_ngram_margin():
     clf = models.AbuseClassifier(use_embeddings=True, stack_weight=2.0, max_word_features=2000, max_char_features=5000)
     clf.fit(NICE + NASTY, [0] * 10 + [1] * 10, calibration=(NICE[:5] + NASTY[:5], [0] * 5 + [1] * 5))
@@ -279,6 +285,7 @@ def test_stacked_embedding_head_adds_its_margin_to_the_ngram_margin():
         models.AbuseClassifier(use_embeddings=True, stack_weight=1.0).fit(NICE + NASTY, [0] * 10 + [1] * 10)
 
 
+@pytest.mark.model
 def test_stacked_head_on_layer_features_and_older_pickles_keep_the_sentence_embedding():
     from models.abuse import MAX_POOL_WEIGHT
     clf = models.AbuseClassifier(use_embeddings=True, stack_weight=1.0, embedding="layers",
@@ -294,8 +301,8 @@ def test_stacked_head_on_layer_features_and_older_pickles_keep_the_sentence_embe
     assert np.allclose(p, clf.platt_(ngram + clf.emb_lr_.decision_function(feats)), atol=1e-6)
     # scoring with the chunks the bundle already encoded gives the same
     assert np.allclose(clf.scores(texts, clf._encoder().encode_chunks(norm))["abusive"], p, atol=1e-6)
-    with pytest.raises(ValueError, match="embedding"):
-        models.AbuseClassifier(embedding="tokens")
+    with pytest.raises(ValueError, match="embedding"):  # checked in fit, as sklearn's contract wants
+        models.AbuseClassifier(embedding="tokens").fit(NICE, [0] * 5)
     old = models.AbuseClassifier(use_embeddings=True, stack_weight=1.0, max_word_features=2000, max_char_features=5000)
     old.fit(NICE + NASTY, [0] * 10 + [1] * 10, calibration=(NICE[:5] + NASTY[:5], [0] * 5 + [1] * 5))
     state = old.__getstate__()
@@ -341,6 +348,7 @@ def test_language_is_reported(tiny):
     assert "unsupported_language" in models.decide(s).reasons
 
 
+@pytest.mark.model
 def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(monkeypatch):
     import models
     b = models.load_bundle()
@@ -366,6 +374,7 @@ def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(m
     assert 0 <= b.score(comment, garbage).off_topic <= 1
 
 
+@pytest.mark.model
 def test_off_topic_sample_weight_decides_between_conflicting_labels():
     """The same pairs labelled both ways: the weighted side wins in the trees (training weighs human labels this
     way). Raw tree output: Platt scaling, fitted unweighted, maps both back towards the unweighted rate."""
@@ -392,6 +401,7 @@ ON_SUBJECT = [f"{a} {b}." for a in ("The council budget", "This tax rise", "The 
                         "needs an independent audit")]
 
 
+@pytest.mark.model
 def test_off_topic_comment_head_learns_from_the_comment_rows_only():
     """Chit-chat is off-topic under any article: the comment head learns that from comment_rows (human labels,
     no-article rows), not from swapped-article pairs, and the trees get its score as a feature."""
@@ -413,6 +423,7 @@ def test_off_topic_comment_head_learns_from_the_comment_rows_only():
     np.testing.assert_allclose(off.comment_lr_.coef_, alone.comment_lr_.coef_)
 
 
+@pytest.mark.model
 def test_off_topic_comment_head_needs_enough_rows_and_old_models_still_score():
     comments = CHATTER[:10] + ON_SUBJECT[:10]
     y = [1] * 10 + [0] * 10
@@ -424,6 +435,7 @@ def test_off_topic_comment_head_needs_enough_rows_and_old_models_still_score():
     assert few.predict_proba(comments[:2], [ARTICLE] * 2).shape == (2, 2)
 
 
+@pytest.mark.model
 def test_bundle_embeds_comments_without_an_article_for_the_comment_head(monkeypatch):
     """An n-gram-only abuse head does not need the comment's embedding, but the comment head does: in a batch,
     the comment without an article must get its own vector, not a row of zeros."""

@@ -166,6 +166,7 @@ def test_offtopic_without_embeddings_fits_when_feature_columns_are_all_missing()
     assert np.isfinite(p).all() and p[1] > p[0]
 
 
+@pytest.mark.model
 def test_models_list_promote_rollback(exports, tmp_path, monkeypatch):
     import models.bundle
     bundles = tmp_path / "bundles"

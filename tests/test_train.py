@@ -91,6 +91,7 @@ DATA = tr.DEFAULT_ROOT
 
 
 @pytest.mark.skipif(not (DATA / "abuse").exists(), reason="public data sets not at ../shared/data")
+@pytest.mark.model
 def test_abuse_training_rows_never_include_held_out_texts_or_articles():
     from training.data import normalise_text
     train, calib, held = tr.abuse_splits(DATA, tr.CAPS["quick"])
