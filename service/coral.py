@@ -4,7 +4,8 @@ secret while a rotation is under way), and waits at most its phase timeout (200 
 an error or a timeout as "no opinion" and goes on, so this path does no more than one score and one lookup.
 
 Answers, in Coral's format: 204 to publish; to hold, per site `response`:
-  "status" -> {"status": "SYSTEM_WITHHELD"} (Coral's pre-moderation queue),
+  "status" -> {"status": "SYSTEM_WITHHELD"} (Coral's pre-moderation queue), with the FLAG action(s) below beside it
+              when the hold has a reason Coral can show (as Coral's own toxic phase answers),
   "flag"   -> {"actions": [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC" | "COMMENT_DETECTED_SPAM"}]}
               (published and flagged into Coral's reported queue); a hold Coral has no flag reason for
               (off-topic, unsupported language, too long, model error) falls back to SYSTEM_WITHHELD.
@@ -146,12 +147,11 @@ def _article(site: str, story_id: str | None, story_url: str | None) -> dict | N
 
 
 def _hold_answer(reasons: list[str], style: str) -> dict:
-    if style == "flag":
-        flags = (registry.get(r) and registry.get(r).coral_flag for r in reasons)
-        actions = [{"actionType": "FLAG", "reason": f} for f in dict.fromkeys(flags) if f]
-        if actions:
-            return {"actions": actions}
-    return dict(WITHHELD)
+    flags = (registry.get(r) and registry.get(r).coral_flag for r in reasons)
+    actions = [{"actionType": "FLAG", "reason": f} for f in dict.fromkeys(flags) if f]
+    if style == "flag" and actions:
+        return {"actions": actions}
+    return {**WITHHELD, "actions": actions} if actions else dict(WITHHELD)
 
 
 @bp.post("/moderate")
@@ -168,10 +168,12 @@ def coral_moderate():
         raise ApiError(401, f"{HEADER} does not verify for this site", field=HEADER, code="bad_signature")
 
     text = html_to_text(_field(data, "comment.body"))
-    if not text.strip():
-        raise ApiError(422, "comment.body has no text to judge", field="comment.body", code="empty")
     if "\x00" in text:
         raise ApiError(400, "must not contain NUL characters", field="comment.body", code="invalid_value")
+    if not text.strip():
+        # a media-only comment (image, GIF, embed): empty text scores nothing, so it publishes as Coral's phases do
+        log.info("Coral comment for %r with no text (media only): published", key)
+        return "", 204
     site = entry.get("site") or key
     story_id, story_url = _field(data, "story.id", False), _field(data, "story.url", False)
     author = _field(data, "author.id", False)
