@@ -18,9 +18,10 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def json_body():
-    """The request body as parsed JSON, or a 4xx ApiError saying exactly what is wrong with it."""
-    if request.mimetype != "application/json":
+def json_body(untyped_ok: bool = False):
+    """The request body as parsed JSON, or a 4xx ApiError saying exactly what is wrong with it.
+    untyped_ok: a body sent with no Content-Type is read as JSON too (Perspective's own samples send none)."""
+    if request.mimetype != "application/json" and not (untyped_ok and not request.mimetype):
         raise ApiError(415, f"Content-Type must be application/json (got {request.mimetype or 'none'})",
                        field="Content-Type", code="unsupported_media_type")
     raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH

@@ -29,6 +29,9 @@ DEFAULTS = {
     #              "sites": {site: {..., "sections": {section: {...}}}}}
     # Unset values fall back to the bundle's own thresholds.
     "POLICY": {},
+    # Perspective endpoints: {"analyze_is_comment": false, "store_window": 3600, "sites": {site: {...}}}
+    # (see service/perspective.py).
+    "PERSPECTIVE": {},
 }
 
 

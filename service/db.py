@@ -64,7 +64,7 @@ class Comment(Base):
     decision: Mapped[str] = mapped_column(String(16))             # publish | hold (the model's answer)
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     model_version: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), index=True)   # published | held | approved | rejected
+    status: Mapped[str] = mapped_column(String(16), index=True)   # published | held | approved | rejected | analyzed
     callback_url: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -87,7 +87,7 @@ def _as_id(value):
 def response_from_row(row: Comment) -> dict:
     body = {"comment_id": row.comment_id, "decision": row.decision, "reasons": list(row.reasons or []),
             "scores": dict(row.scores or {}), "spans": list(row.spans or []), "model_version": row.model_version}
-    if row.decision == "hold":
+    if row.decision == "hold" and row.status != "analyzed":
         body["review_id"] = row.id
     return body
 
@@ -167,13 +167,14 @@ def _decide(bundle, score, site: str, section, text: str) -> dict:
             or getattr(bundle, "version", None) or "unavailable"}
 
 
-def _store(session, site, comment, article_id, result, callback_url):
+def _store(session, site, comment, article_id, result, callback_url, queue=True):
     row = Comment(
         site=site, comment_id=_as_id(comment["id"]), article_id=article_id,
         author_id=_as_id(comment.get("author_id")), parent_id=_as_id(comment.get("parent_id")),
         text=comment["text"], created_at=_parse_time(comment.get("created_at"), "comment.created_at"),
         scores=result["scores"], spans=result["spans"], decision=result["decision"], reasons=result["reasons"],
-        model_version=result["model_version"], status="published" if result["decision"] == "publish" else "held",
+        model_version=result["model_version"],
+        status="analyzed" if not queue else "published" if result["decision"] == "publish" else "held",
         callback_url=callback_url,
     )
     session.add(row)
@@ -188,8 +189,9 @@ def _store(session, site, comment, article_id, result, callback_url):
     return row
 
 
-def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[dict]:
-    """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each."""
+def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bool = True) -> list[dict]:
+    """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each.
+    queue=False: stored as "analyzed" (a score lookup, e.g. a Perspective analyze call), never in the review queue."""
     session = db_session()
     out: list = [None] * len(items)
     todo = []
@@ -220,14 +222,14 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
                 log.exception("policy failed")
                 result = _decide(bundle, None, site, None, comment["text"])
             if store:
-                out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url))
+                out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url, queue))
             else:
                 out[i] = {"comment_id": _as_id(comment["id"]), **result}
     return out
 
 
 def moderate(site: str, comment: dict, article: dict | None = None, *, store: bool = True,
-             callback_url: str | None = None) -> dict:
+             callback_url: str | None = None, queue: bool = True) -> dict:
     """One comment -> the /v1/moderate response body. Idempotent on (site, comment id) when storing."""
     return moderate_many(site, [{"comment": comment, "article": article, "callback_url": callback_url}],
-                         store=store)[0]
+                         store=store, queue=queue)[0]

@@ -26,7 +26,7 @@ RESULT = {
     },
 }
 COMMENT_STATE = {"allOf": [{"$ref": "#/components/schemas/ModerateResult"}, {"type": "object", "properties": {
-    "status": {"type": "string", "enum": ["published", "held", "approved", "rejected"]},
+    "status": {"type": "string", "enum": ["published", "held", "approved", "rejected", "analyzed"]},
     "article_id": {"type": ["string", "null"]}, "received_at": {"type": "string", "format": "date-time"},
     "updated_at": {"type": "string", "format": "date-time"}}}]}
 ARTICLE_OUT = {"type": "object", "properties": {

@@ -1,10 +1,15 @@
 """Perspective API drop-in: `comments:analyze` and `comments:suggestscore` at Google's paths and in Google's
 shapes, so a Perspective client only changes its base URL. The key comes as `?key=` as Perspective clients
-send it; errors are Google's `{"error": {"code", "message", "status"}}`, not the /v1 error shape.
+send it; errors are Google's `{"error": {"code", "message", "status", "details"}}`, not the /v1 error shape.
 Google's discovery-based clients (google-api-python-client) find the two methods at `/$discovery/rest`.
+
+Config `[perspective]` (or MODERATION_PERSPECTIVE as JSON), with per-site overrides under `sites."<site>"`:
+  analyze_is_comment = false   # true: stored analyze calls are real comments and held ones enter the review queue
+  store_window = 3600          # seconds: identical analyze calls (text, context, key) in one window are stored once
 """
 import hashlib
 import logging
+import time
 import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -42,13 +47,37 @@ def attribute_label(attribute: str) -> str:
     reason = registry.get(attributes().get(attribute, ""))
     return reason.label if reason is not None and reason.label else "abusive"
 
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+ANALYZER_ERROR = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
+# Google's Perspective settings, as this server reads them; a site entry under "sites" overrides them for that site
+PERSPECTIVE_DEFAULTS = {"analyze_is_comment": False, "store_window": 3600}
+
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
                  422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 
-def _bad(message: str) -> ApiError:
-    return ApiError(400, message)
+class PerspectiveError(ApiError):
+    """An error with Google's `details` entry: the Comment Analyzer's `errorType` (COMMENT_EMPTY, ...) or, for the
+    API key and quota, Google's ErrorInfo `reason` (API_KEY_INVALID, ...), which clients branch on."""
+
+    def __init__(self, status: int, message: str, error_type: str | None = None, reason: str | None = None,
+                 **extra):
+        super().__init__(status, message)
+        self.error_type, self.reason, self.extra = error_type, reason, extra
+
+
+def _bad(message: str, error_type: str = "INVALID_REQUEST", **extra) -> ApiError:
+    return PerspectiveError(400, message, error_type, **extra)
+
+
+def _details(exc, code: int) -> list:
+    reason = getattr(exc, "reason", None) or ("RATE_LIMIT_EXCEEDED" if code == 429 else None)
+    if reason:
+        return [{"@type": ERROR_INFO, "reason": reason, "domain": "googleapis.com",
+                 "metadata": {"service": "commentanalyzer.googleapis.com"}}]
+    error_type = getattr(exc, "error_type", None) or ("INVALID_REQUEST" if code < 500 else "ERROR_TYPE_UNSPECIFIED")
+    return [{"@type": ANALYZER_ERROR, "errorType": error_type, **(getattr(exc, "extra", None) or {})}]
 
 
 @bp.errorhandler(Exception)
@@ -64,7 +93,8 @@ def google_error(exc):
     else:
         log.exception("unhandled error on %s %s", request.method, request.path)
         code, message = 500, "Internal error encountered."
-    response = jsonify({"error": {"code": code, "message": message, "status": GOOGLE_STATUS.get(code, "UNKNOWN")}})
+    response = jsonify({"error": {"code": code, "message": message, "status": GOOGLE_STATUS.get(code, "UNKNOWN"),
+                                  "details": _details(exc, code)}})
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -75,28 +105,32 @@ def _authenticate() -> str:
     """Perspective clients send the key as `?key=` (or Google's `X-Goog-Api-Key` header); answers as Google does."""
     raw = request.args.get("key") or request.headers.get("X-Goog-Api-Key")
     if not raw:
-        raise ApiError(403, "The request is missing a valid API key.")
+        raise PerspectiveError(403, "The request is missing a valid API key.", reason="CREDENTIALS_MISSING")
     key = verify_api_key(raw)
     if key is None:
-        raise ApiError(400, "API key not valid. Please pass a valid API key.")
+        raise PerspectiveError(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
     g.site, g.api_key = key.site, key
     check_rate_limit(f"key:{key.id}")
     return key.site
 
 
 def _body() -> dict:
-    data = json_body()
+    data = json_body(untyped_ok=True)
     if not isinstance(data, dict):
         raise _bad("Invalid JSON payload received. The request body must be a JSON object.")
     return data
 
 
+TEXT_TYPES = ("PLAIN_TEXT", "HTML", "TEXT_TYPE_UNSPECIFIED")   # unspecified: plain text, as Google reads it
+
+
 def _text_of(entry, where: str) -> str:
     """`{"text", "type"?}` (a comment or a context entry) -> plain text."""
     if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
-        raise _bad(f"{where}.text is required and must be a string.")
-    kind = entry.get("type", "PLAIN_TEXT")
-    if kind not in ("PLAIN_TEXT", "HTML"):
+        raise _bad(f"{where}.text is required and must be a string.",
+                   "COMMENT_EMPTY" if where == "comment" else "INVALID_REQUEST")
+    kind = entry.get("type") or "PLAIN_TEXT"
+    if kind not in TEXT_TYPES:
         raise _bad(f"{where}.type must be PLAIN_TEXT or HTML, not {kind!r}.")
     text = entry["text"]
     if "\x00" in text:
@@ -107,7 +141,7 @@ def _text_of(entry, where: str) -> str:
 def _comment_text(data: dict) -> str:
     text = _text_of(data.get("comment"), "comment")
     if not text.strip():
-        raise _bad("Comment must be non-empty.")
+        raise _bad("Comment must be non-empty.", "COMMENT_EMPTY")
     return text
 
 
@@ -140,7 +174,7 @@ def _languages(data: dict) -> list[str]:
         return []
     if not isinstance(langs, list) or not all(isinstance(x, str) and x.strip() for x in langs):
         raise _bad("languages must be a list of ISO 639-1 language codes.")
-    return [x.strip().lower() for x in langs]
+    return [x.strip() for x in langs]   # echoed as sent ("en-US" stays "en-US"); compared case-blind
 
 
 def _optional(data: dict, name: str, kind: type):
@@ -170,7 +204,8 @@ def _requested(data: dict, available: set[str]) -> dict[str, float | None]:
     """requestedAttributes -> {name: scoreThreshold or None}; an attribute we cannot score is a 400 naming it."""
     requested = data.get("requestedAttributes")
     if not isinstance(requested, dict) or not requested:
-        raise _bad("requestedAttributes must name at least one attribute, e.g. {\"TOXICITY\": {}}.")
+        raise _bad("requestedAttributes must name at least one attribute, e.g. {\"TOXICITY\": {}}.",
+                   "NO_REQUESTED_ATTRIBUTES")
     supported = sorted(name for name, key in attributes().items() if key in available)
     out = {}
     for name, options in requested.items():
@@ -195,13 +230,20 @@ def _detected_language(text: str) -> str:
     return language(text)
 
 
+def _base_language(code: str) -> str:
+    """BCP-47 or ISO code -> its primary language, lower case: "en-US" -> "en", "hi-Latn" -> "hi"."""
+    return code.replace("_", "-").split("-")[0].lower()
+
+
 def _check_languages(bundle, text: str, languages: list[str], attribute: str) -> str:
     """Perspective's rule: every requested language must be supported; with none requested, the detected one."""
     supported = set(getattr(bundle, "SUPPORTED_LANGUAGES", ("en",)))
     detected = _detected_language(text)
-    unsupported = [x for x in (languages or [detected]) if x.split("-")[0] not in supported]
+    unsupported = [x for x in (languages or [detected]) if _base_language(x) not in supported]
     if unsupported:
-        raise _bad(f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}")
+        raise _bad(f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}",
+                   "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE", languageNotSupportedByAttributeError={
+                       "detectedLanguages": [detected], "requestedLanguages": languages, "attribute": attribute})
     return detected
 
 
@@ -209,16 +251,38 @@ def _probability(value: float) -> dict:
     return {"value": value, "type": "PROBABILITY"}
 
 
+def utf16_offset(text: str, index: int) -> int:
+    """A code-point index -> the same position in UTF-16 code units, which Perspective's offsets count (and
+    JavaScript's string indices): a character outside the BMP (most emoji) is two units."""
+    return index + sum(1 for c in text[:index] if ord(c) > 0xFFFF)
+
+
 def _span_scores(name: str, value: float, spans: list, text: str) -> list:
     """TOXICITY: the words that drive the abuse score; other attributes have no word spans, so one span over
     the whole comment carries the summary (as Perspective does for attributes without span models)."""
     if name == "TOXICITY":
-        return [{"begin": s["begin"], "end": s["end"], "score": _probability(s["score"])} for s in spans]
-    return [{"begin": 0, "end": len(text), "score": _probability(value)}]
+        return [{"begin": utf16_offset(text, s["begin"]), "end": utf16_offset(text, s["end"]),
+                 "score": _probability(s["score"])} for s in spans]
+    return [{"begin": 0, "end": utf16_offset(text, len(text)), "score": _probability(value)}]
+
+
+def _setting(site: str, name: str):
+    config = current_app.config.get("PERSPECTIVE") or {}
+    site_config = (config.get("sites") or {}).get(site) or {}
+    for source in (site_config, config, PERSPECTIVE_DEFAULTS):
+        if name in source:
+            return source[name]
+
+
+def _analysis_id(text: str, article_text: str | None) -> str:
+    """Perspective requests carry no comment id: identical calls (key, text, context) within one store window
+    share one id, so a client that retries or re-asks stores one row, not one per call."""
+    window = max(1, int(_setting(g.site, "store_window") or 1))
+    digest = hashlib.sha256("\x00".join([str(g.api_key.id), text, article_text or ""]).encode("utf-8"))
+    return f"perspective-{digest.hexdigest()[:32]}-{int(time.time() // window)}"
 
 
 def _new_comment_id() -> str:
-    # Perspective requests carry no comment id: every analysis is its own record.
     return "perspective-" + uuid.uuid4().hex
 
 
@@ -240,9 +304,10 @@ def _context_article(site: str, article_text: str | None, store: bool) -> dict |
     return {"id": article_id, "body": article_text}
 
 
-def _moderated(site, text, article_text, *, store: bool) -> dict:
+def _moderated(site, text, article_text, *, store: bool, comment_id: str | None = None, queue: bool = True) -> dict:
     article = _context_article(site, article_text, store)
-    result = moderate(site, {"id": _new_comment_id(), "text": text}, article, store=store)
+    result = moderate(site, {"id": comment_id or _new_comment_id(), "text": text}, article, store=store,
+                      queue=queue)
     if registry.MODEL_ERROR in result["reasons"]:
         raise ApiError(503, "The model could not score this comment; try again later.")
     return result
@@ -262,7 +327,8 @@ def analyze():
     requested = _requested(data, _available(bundle))
     detected = _check_languages(bundle, text, languages, next(iter(requested)))
 
-    result = _moderated(site, text, article_text, store=not do_not_store)
+    result = _moderated(site, text, article_text, store=not do_not_store, comment_id=_analysis_id(text, article_text),
+                        queue=bool(_setting(site, "analyze_is_comment")))
 
     scores = {}
     for name, threshold in requested.items():

@@ -34,8 +34,10 @@ def rows(app):
 def google_error(r, code, status, *needles):
     assert r.status_code == code, r.get_json()
     body = r.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status", "details"}
     assert body["error"]["code"] == code and body["error"]["status"] == status
+    [detail] = body["error"]["details"]   # clients read details[0] (PyPerspective does, unguarded)
+    assert detail["@type"].startswith("type.googleapis.com/")
     for needle in needles:
         assert needle in body["error"]["message"]
     return body["error"]["message"]
@@ -284,3 +286,128 @@ def test_do_not_store_registers_no_article_either(app, client, api_key):
     assert analyze(client, api_key, body).status_code == 200
     with app.app_context():
         assert db_session().scalars(select(Article)).all() == []
+
+
+# -- client fidelity ---------------------------------------------------------------------------------
+
+def detail(r) -> dict:
+    return r.get_json()["error"]["details"][0]
+
+
+def test_span_offsets_count_utf16_units_like_javascript(client, api_key, bundle):
+    text = "\U0001F600\U0001F600 " + NASTY   # two emoji: two code points, four UTF-16 units
+    out = analyze(client, api_key, {"comment": {"text": text}, "spanAnnotations": True,
+                                    "requestedAttributes": {"TOXICITY": {}, "SPAM": {}}}).get_json()
+    spans = out["attributeScores"]["TOXICITY"]["spanScores"]
+    ours = bundle.score(text).spans
+    assert spans and len(spans) == len(ours)
+    units = text.encode("utf-16-le")
+    for got, span in zip(spans, ours):
+        assert (got["begin"], got["end"]) == (span["begin"] + 2, span["end"] + 2)
+        assert units[2 * got["begin"]:2 * got["end"]].decode("utf-16-le") == text[span["begin"]:span["end"]]
+    assert out["attributeScores"]["SPAM"]["spanScores"][0]["end"] == len(text) + 2
+
+
+@pytest.mark.parametrize("body, error_type", [
+    ({"comment": {"text": "  "}, "requestedAttributes": {"TOXICITY": {}}}, "COMMENT_EMPTY"),
+    ({"comment": {}, "requestedAttributes": {"TOXICITY": {}}}, "COMMENT_EMPTY"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {}}, "NO_REQUESTED_ATTRIBUTES"),
+    ({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {"scoreType": "X"}}}, "INVALID_REQUEST"),
+])
+def test_errors_carry_googles_error_type(client, api_key, body, error_type):
+    r = analyze(client, api_key, body)
+    assert r.status_code == 400
+    assert detail(r) == {"@type": "type.googleapis.com/google.commentanalyzer.v1alpha1.Error", "errorType": error_type}
+
+
+def test_unsupported_language_error_names_attribute_and_languages(client, api_key):
+    r = analyze(client, api_key, {"comment": {"text": CIVIL}, "languages": ["xx"],
+                                  "requestedAttributes": {"TOXICITY": {}}})
+    d = detail(r)
+    assert d["errorType"] == "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
+    assert d["languageNotSupportedByAttributeError"]["attribute"] == "TOXICITY"
+    assert d["languageNotSupportedByAttributeError"]["requestedLanguages"] == ["xx"]
+
+
+def test_key_errors_carry_googles_error_info_reason(client):
+    body = {"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}}
+    r = client.post(f"{ANALYZE}?key=mod_wrong", json=body)
+    assert detail(r) == {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                         "domain": "googleapis.com", "metadata": {"service": "commentanalyzer.googleapis.com"}}
+    assert detail(client.post(ANALYZE, json=body))["reason"] == "CREDENTIALS_MISSING"
+
+
+def test_json_without_content_type_is_read_on_perspective_endpoints_only(client, api_key, bundle):
+    raw = json.dumps({"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}}})
+    r = client.post(f"{ANALYZE}?key={api_key}", data=raw)
+    assert r.request.headers.get("Content-Type") is None
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == round(bundle.score(CIVIL).abusive, 6)
+    suggest = json.dumps({"comment": {"text": CIVIL}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}}})
+    assert client.post(f"{SUGGEST}?key={api_key}", data=suggest).status_code == 200
+    # an empty untyped body (PyPerspective's key check) is Google's 400 with details, not a 415 or a crash
+    r = client.post(f"{ANALYZE}?key={api_key}", data=b"")
+    assert r.status_code == 400 and detail(r)["errorType"] == "INVALID_REQUEST"
+    v1 = client.post("/v1/moderate", data=json.dumps({"comment": {"id": "1", "text": CIVIL}}),
+                     headers={"X-API-Key": api_key})
+    assert v1.status_code == 415
+
+
+def test_text_type_unspecified_is_plain_text(client, api_key, bundle):
+    text = "<b>plain</b> words about the bus timetable"
+    out = analyze(client, api_key, {"comment": {"text": text, "type": "TEXT_TYPE_UNSPECIFIED"},
+                                    "requestedAttributes": {"TOXICITY": {}}}).get_json()
+    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == round(bundle.score(text).abusive, 6)
+
+
+def test_languages_are_echoed_as_sent(client, api_key):
+    out = analyze(client, api_key, {"comment": {"text": CIVIL}, "languages": ["en-US"],
+                                    "requestedAttributes": {"TOXICITY": {}}}).get_json()
+    assert out["languages"] == ["en-US"]
+
+
+def _queue(app):
+    from service.review.queue import page
+    with app.app_context():
+        return page(db_session())[0]
+
+
+def test_identical_analyze_calls_store_one_row_outside_the_review_queue(app_config, monkeypatch):
+    from service import create_app
+    from service.auth import create_api_key
+    app = create_app({**app_config, "POLICY": {"abusive": 0.0}, "PERSPECTIVE": {"store_window": 600}})
+    with app.app_context():
+        key = create_api_key("test-site", "p")
+    client = app.test_client()
+    body = {"comment": {"text": NASTY}, "requestedAttributes": {"TOXICITY": {}}}
+    for _ in range(3):
+        assert analyze(client, key, body).status_code == 200
+    [row] = rows(app)
+    assert row.status == "analyzed" and row.decision == "hold"
+    assert _queue(app) == []
+    analyze(client, key, {**body, "context": {"entries": [{"text": ARTICLE}]}})   # other context: its own row
+    assert len(rows(app)) == 2
+    import service.perspective as perspective
+    later = perspective.time.time() + 601
+    monkeypatch.setattr(perspective.time, "time", lambda: later)   # the next window: stored again
+    analyze(client, key, body)
+    assert len(rows(app)) == 3
+    app.extensions["db"]["engine"].dispose()
+
+
+def test_analyze_calls_reach_the_queue_when_the_site_says_they_are_comments(app_config):
+    from service import create_app
+    from service.auth import create_api_key
+    app = create_app({**app_config, "POLICY": {"abusive": 0.0},
+                      "PERSPECTIVE": {"sites": {"test-site": {"analyze_is_comment": True}}}})
+    with app.app_context():
+        key, other = create_api_key("test-site", "p"), create_api_key("other-site", "p")
+    client = app.test_client()
+    body = {"comment": {"text": NASTY}, "requestedAttributes": {"TOXICITY": {}}}
+    analyze(client, key, body)
+    analyze(client, key, body)
+    analyze(client, other, body)
+    statuses = sorted((r.site, r.status) for r in rows(app))
+    assert statuses == [("other-site", "analyzed"), ("test-site", "held")]
+    assert [c.site for c, _ in _queue(app)] == ["test-site"]
+    app.extensions["db"]["engine"].dispose()

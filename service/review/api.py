@@ -39,7 +39,7 @@ def _openapi():
         "example": {"comment_id": "c1", "type": "correction", "decision": "reject", "abusive": True}}
     feedback_result = {"type": "object", "properties": {
         "comment_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["published", "held", "approved", "rejected"]},
+        "status": {"type": "string", "enum": ["published", "held", "approved", "rejected", "analyzed"]},
         "reasons": {"type": "array", "items": {"type": "string"}}}}
     row = {"type": "object", "description": "one line of the labelled export (docs/training.md, 'Labelled data format')",
            "properties": {name: {"type": "integer", "enum": [0, 1]} if name in registry.LABELS else {"type": "string"}
