@@ -12,6 +12,7 @@ import numpy as np
 import sklearn
 
 from . import reasons
+from .calibration import PerspectiveScale
 from .cues import language
 from .normalize import normalize
 from .offtopic import Article, article_embeddings
@@ -19,6 +20,7 @@ from .offtopic import Article, article_embeddings
 FORMAT_VERSION = 1
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 DEFAULT_POINTER = BUNDLES / "current.txt"
+PERSPECTIVE_SCALE = "perspective_scale.json"  # optional: the Perspective endpoint's score scale for this bundle
 SPAN_GATE = 0.5  # spans are reported from half the abusive threshold up: below that no word "drives" the score
 HEADS = ("abusive", "off_topic", "spam")  # the score heads a Bundle computes (declared in models.reasons)
 
@@ -69,6 +71,7 @@ def _check_text(text) -> str:
 
 class Bundle:
     SUPPORTED_LANGUAGES = ("en",)
+    perspective_scale: PerspectiveScale | None = None
 
     def __init__(self, abuse, off_topic, spam=None, thresholds: dict | None = None, metadata: dict | None = None):
         self.abuse = abuse
@@ -194,4 +197,5 @@ def load_bundle(path=None) -> Bundle:
     reasons.declare_heads(meta.get("heads"))
     parts = joblib.load(folder / "bundle.joblib")
     b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
+    b.perspective_scale = PerspectiveScale.load(folder / PERSPECTIVE_SCALE)
     return b

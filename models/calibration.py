@@ -22,3 +22,54 @@ class Platt:
 def logit(p, eps=1e-6):
     p = np.clip(np.asarray(p, float), eps, 1 - eps)
     return np.log(p / (1 - p))
+
+
+class PerspectiveScale:
+    """Our scores on Perspective's scale (`perspective_scale.json` beside a bundle, built by
+    `python -m training.perspective_scale build`): TOXICITY ~ the share of readers who would call the comment
+    toxic, SEVERE_TOXICITY ~ the chance that raters call it very or extremely toxic. Both are monotone
+    piecewise-linear maps read from the file; only the Perspective endpoint uses them."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        tox = spec["TOXICITY"]
+        self._tox = (np.asarray(tox["x"], float), np.asarray(tox["y"], float))
+        sev = spec.get("SEVERE_TOXICITY")
+        self._sev = None
+        if sev:
+            self._sev = (np.asarray(sev["coef"], float), float(sev["intercept"]),
+                         np.asarray(sev["x"], float), np.asarray(sev["y"], float))
+        self.catch = {float(k): v for k, v in (spec.get("catch") or {}).items()}
+
+    @classmethod
+    def load(cls, path):
+        import json
+        from pathlib import Path
+
+        path = Path(path)
+        return cls(json.loads(path.read_text())) if path.exists() else None
+
+    @property
+    def has_severe(self) -> bool:
+        return self._sev is not None
+
+    def toxicity(self, abusive):
+        x, y = self._tox
+        return np.interp(np.asarray(abusive, float), x, y)
+
+    def severe(self, scores):
+        """scores: one dict (or a list of dicts) with abusive and the insult/obscene/identity/threat sub-scores."""
+        coef, intercept, x, y = self._sev
+        single = isinstance(scores, dict)
+        rows = [scores] if single else list(scores)
+        names = ("insult", "obscene", "identity_attack", "threat")
+        feats = np.array([[logit(r["abusive"])] + [float(r.get(k) or 0.0) for k in names] for r in rows], float)
+        out = np.interp(feats @ coef + intercept, x, y)
+        return float(out[0]) if single else out
+
+    def expected_catch(self, threshold: float) -> float | None:
+        """Share of toxic validation comments whose TOXICITY reaches the threshold (from the build), if known."""
+        if not self.catch:
+            return None
+        keys = sorted(self.catch)
+        return float(np.interp(threshold, keys, [self.catch[k] for k in keys]))
