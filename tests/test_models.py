@@ -344,8 +344,22 @@ def test_estimators_follow_the_sklearn_api(tiny):
 def test_language_is_reported(tiny):
     assert tiny.score("This is an article I agree with.").language == "en"
     s = tiny.score("Это очень хорошая статья о бюджете города", ARTICLE)
-    assert s.language == "und" and not s.language_supported
+    assert s.language == "ru" and not s.language_supported
     assert "unsupported_language" in models.decide(s).reasons
+
+
+@pytest.mark.parametrize("text, code", [
+    ("The council should fund more buses, the article explains why well.", "en"),
+    ("ok", "en"), ("lol", "en"), ("Thanks!", "en"), ("\U0001F600\U0001F600", "en"),   # too short to tell: English
+    ("Das ist doch völliger Unsinn, was der Minister da erzählt.", "de"),
+    ("Zeigen Sie mal.", "de"),
+    ("Ce gouvernement ne comprend rien à la vie des gens ordinaires.", "fr"),
+    ("yeh kya bakwas hai yaar", "ur-Latn"),   # Roman Urdu: no shipped model knows it, the word cue does
+    ("Это очень хорошая статья", "ru"),
+])
+def test_language_identifies_short_comments(text, code):
+    from models.cues import language
+    assert language(text) == code
 
 
 @pytest.mark.model
