@@ -51,6 +51,7 @@ ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 ANALYZER_ERROR = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
 # Google's Perspective settings, as this server reads them; a site entry under "sites" overrides them for that site
 PERSPECTIVE_DEFAULTS = {"analyze_is_comment": False, "store_window": 3600}
+BLIND_CATCH = 0.05   # a TOXICITY threshold catching under this share of toxic validation comments is logged
 
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
@@ -189,8 +190,51 @@ def _available(bundle) -> set[str]:
     cache = current_app.extensions.setdefault("perspective_keys", {})
     if id(bundle) not in cache:
         probe = bundle.score("Thank you for the article.")
-        cache[id(bundle)] = {*probe.head_scores(), *probe.sub_scores}
+        keys = {*probe.head_scores(), *probe.sub_scores}
+        scale = _scale(bundle)
+        if scale is not None and scale.has_severe:
+            keys.add("severe_toxicity")
+        cache[id(bundle)] = keys
     return cache[id(bundle)]
+
+
+def _scale(bundle):
+    """The bundle's Perspective scale, or None (then TOXICITY is our raw abuse probability: said once in the log)."""
+    scale = getattr(bundle, "perspective_scale", None)
+    warned = current_app.extensions.setdefault("perspective_warned", set())
+    if scale is None and "no-scale" not in warned:
+        warned.add("no-scale")
+        log.warning("model bundle %s has no perspective_scale.json: TOXICITY is served as the raw abuse probability, "
+                    "on which Perspective-era thresholds (0.7-0.9) catch almost nothing; build it with "
+                    "`python -m training.perspective_scale build`", getattr(bundle, "version", "?"))
+    return scale
+
+
+def _perspective_values(bundle, scores: dict) -> dict:
+    """Our score keys -> the values the Perspective endpoint answers: TOXICITY and SEVERE_TOXICITY on
+    Perspective's scale (rater share), the rest as our heads give them. /v1 is untouched by this."""
+    values = dict(scores)
+    scale = _scale(bundle)
+    if scale is not None and "abusive" in scores:
+        values["abusive"] = round(float(scale.toxicity(scores["abusive"])), 6)
+        if scale.has_severe:
+            values["severe_toxicity"] = round(scale.severe(scores), 6)
+    return values
+
+
+def _warn_if_blind(bundle, requested: dict):
+    """A client threshold that would catch almost no toxic comment: logged once per key and threshold."""
+    threshold = requested.get("TOXICITY")
+    scale = getattr(bundle, "perspective_scale", None)
+    if threshold is None or scale is None:
+        return
+    catch = scale.expected_catch(threshold)
+    warned = current_app.extensions.setdefault("perspective_warned", set())
+    if catch is not None and catch < BLIND_CATCH and (g.api_key.id, threshold) not in warned:
+        warned.add((g.api_key.id, threshold))
+        log.warning("API key %s (site %s) asks for TOXICITY >= %s, which catches about %.0f%% of toxic comments on "
+                    "our validation data: lower the threshold (see docs/perspective-migration.md)",
+                    g.api_key.prefix, g.site, threshold, 100 * catch)
 
 
 def _bundle():
@@ -235,16 +279,20 @@ def _base_language(code: str) -> str:
     return code.replace("_", "-").split("-")[0].lower()
 
 
-def _check_languages(bundle, text: str, languages: list[str], attribute: str) -> str:
-    """Perspective's rule: every requested language must be supported; with none requested, the detected one."""
+def _check_languages(bundle, text: str, languages: list[str], attribute: str, drop: bool = False) -> tuple[str, bool]:
+    """Perspective's rule: every requested language must be supported; with none requested, the detected one.
+    -> (detected language, whether the attributes can be scored). With dropUnsupportedAttributes the attributes
+    are dropped (every one of ours is learnt from English) instead of the 400."""
     supported = set(getattr(bundle, "SUPPORTED_LANGUAGES", ("en",)))
     detected = _detected_language(text)
     unsupported = [x for x in (languages or [detected]) if _base_language(x) not in supported]
+    if unsupported and drop:
+        return detected, False
     if unsupported:
         raise _bad(f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}",
                    "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE", languageNotSupportedByAttributeError={
                        "detectedLanguages": [detected], "requestedLanguages": languages, "attribute": attribute})
-    return detected
+    return detected, True
 
 
 def _probability(value: float) -> dict:
@@ -325,19 +373,28 @@ def analyze():
     token = _optional(data, "clientToken", str)
     bundle = _bundle()
     requested = _requested(data, _available(bundle))
-    detected = _check_languages(bundle, text, languages, next(iter(requested)))
+    drop = _optional(data, "dropUnsupportedAttributes", bool)
+    detected, scorable = _check_languages(bundle, text, languages, next(iter(requested)), bool(drop))
+    if not scorable:   # every attribute dropped: nothing scored, nothing stored, as Google answers
+        body = {"languages": languages or [detected], "detectedLanguages": [detected]}
+        return jsonify({**body, "clientToken": token} if token is not None else body)
 
     result = _moderated(site, text, article_text, store=not do_not_store, comment_id=_analysis_id(text, article_text),
                         queue=bool(_setting(site, "analyze_is_comment")))
 
+    _warn_if_blind(bundle, requested)
+    values = _perspective_values(bundle, result["scores"])
+    scale = getattr(bundle, "perspective_scale", None)
+    spans = [{**s, "score": round(float(scale.toxicity(s["score"])), 6)} for s in result["spans"]] \
+        if scale is not None else result["spans"]
     scores = {}
     for name, threshold in requested.items():
-        value = result["scores"][attributes()[name]]
+        value = values[attributes()[name]]
         if threshold is not None and value < threshold:
             continue  # Perspective leaves out attributes below the requested threshold
         scores[name] = {"summaryScore": _probability(value)}
         if spans_wanted:
-            scores[name]["spanScores"] = _span_scores(name, value, result["spans"], text)
+            scores[name]["spanScores"] = _span_scores(name, value, spans, text)
     body = {"languages": languages or [detected], "detectedLanguages": [detected]}
     if scores:
         body["attributeScores"] = scores
@@ -386,7 +443,7 @@ def suggestscore():
     labels = _labels(data.get("attributeScores"))
     _bundle()
 
-    result = _moderated(site, text, article_text, store=True)
+    result = _moderated(site, text, article_text, store=True)   # a correction is about a real comment: queued
     _record_correction(site, result["comment_id"], labels, token)
 
     body = {"detectedLanguages": [_detected_language(text)]}

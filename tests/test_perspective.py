@@ -1,7 +1,9 @@
 """Perspective API drop-in: requests exactly as Perspective's documentation writes them, every field of the
 answers checked against the bundle's own scores, and Google's error shape for what we cannot do."""
 import json
+import logging
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -20,6 +22,28 @@ NASTY = "You are a stupid idiot and a moron, nobody cares what you think."
 def supported(bundle) -> list[str]:
     keys = {"abusive", "off_topic", "spam", *bundle.score(CIVIL).sub_scores}
     return [name for name, key in attributes().items() if key in keys]
+
+
+def on_scale(bundle, score) -> dict:
+    """Our score keys -> what the Perspective endpoint must answer: TOXICITY and SEVERE_TOXICITY through the bundle's
+    perspective_scale.json (read here from the file's numbers, not through the code under test), the rest as is."""
+    ours = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam, **score.sub_scores}
+    ours = {k: round(v, 6) for k, v in ours.items()}
+    scale = getattr(bundle, "perspective_scale", None)
+    if scale is None:
+        return ours
+    tox, sev = scale.spec["TOXICITY"], scale.spec.get("SEVERE_TOXICITY")
+    if sev:
+        p = min(max(ours["abusive"], 1e-6), 1 - 1e-6)
+        feats = [np.log(p / (1 - p))] + [ours[k] for k in ("insult", "obscene", "identity_attack", "threat")]
+        linear = float(np.dot(sev["coef"], feats) + sev["intercept"])
+        ours["severe_toxicity"] = round(float(np.interp(linear, sev["x"], sev["y"])), 6)
+    ours["abusive"] = round(float(np.interp(ours["abusive"], tox["x"], tox["y"])), 6)
+    return ours
+
+
+def toxicity(bundle, text, article=None) -> float:
+    return on_scale(bundle, bundle.score(text, article))["abusive"]
 
 
 def analyze(client, key, body):
@@ -51,7 +75,7 @@ def test_documented_toxicity_request(client, api_key, bundle):
                                   "requestedAttributes": {"TOXICITY": {}}})
     assert r.status_code == 200, r.get_json()
     assert r.get_json() == {
-        "attributeScores": {"TOXICITY": {"summaryScore": {"value": round(bundle.score(NASTY).abusive, 6),
+        "attributeScores": {"TOXICITY": {"summaryScore": {"value": toxicity(bundle, NASTY),
                                                           "type": "PROBABILITY"}}},
         "languages": ["en"],
         "detectedLanguages": ["en"],
@@ -70,13 +94,13 @@ def test_every_supported_attribute_maps_to_our_score(client, api_key, bundle):
     assert r.status_code == 200, r.get_json()
     out = r.get_json()
     score = bundle.score(CIVIL, models.Article(body=ARTICLE))
-    ours = {"abusive": score.abusive, "off_topic": score.off_topic, "spam": score.spam, **score.sub_scores}
+    ours = on_scale(bundle, score)
     assert set(out) == {"attributeScores", "languages", "detectedLanguages", "clientToken"}
     assert out["clientToken"] == "comment-77"
     assert out["languages"] == out["detectedLanguages"] == ["en"]   # none requested: the detected one
     assert set(out["attributeScores"]) == set(names)
     for name in names:
-        assert out["attributeScores"][name] == {"summaryScore": {"value": round(ours[attributes()[name]], 6),
+        assert out["attributeScores"][name] == {"summaryScore": {"value": ours[attributes()[name]],
                                                                  "type": "PROBABILITY"}}
 
 
@@ -93,7 +117,7 @@ def test_off_topic_is_judged_against_the_article_in_context(client, api_key, bun
 
 
 def test_score_threshold_leaves_out_attributes_below_it(client, api_key, bundle):
-    value = round(bundle.score(CIVIL).abusive, 6)
+    value = toxicity(bundle, CIVIL)
     out = analyze(client, api_key, {"comment": {"text": CIVIL}, "requestedAttributes": {
         "TOXICITY": {"scoreThreshold": min(1.0, value + 0.01)}, "SPAM": {"scoreThreshold": 0}}}).get_json()
     assert set(out["attributeScores"]) == {"SPAM"}
@@ -107,8 +131,11 @@ def test_span_annotations(client, api_key, bundle):
                                   "requestedAttributes": {"TOXICITY": {}, "SPAM": {}}})
     out = r.get_json()["attributeScores"]
     score = bundle.score(NASTY)
+    scale = getattr(bundle, "perspective_scale", None)
+    tox = scale.spec["TOXICITY"] if scale is not None else {"x": [0, 1], "y": [0, 1]}
     assert out["TOXICITY"]["spanScores"] == [
-        {"begin": s["begin"], "end": s["end"], "score": {"value": s["score"], "type": "PROBABILITY"}}
+        {"begin": s["begin"], "end": s["end"],
+         "score": {"value": round(float(np.interp(s["score"], tox["x"], tox["y"])), 6), "type": "PROBABILITY"}}
         for s in score.spans]
     for span in out["TOXICITY"]["spanScores"]:
         assert 0 <= span["begin"] < span["end"] <= len(NASTY)
@@ -121,8 +148,7 @@ def test_span_annotations(client, api_key, bundle):
 def test_html_comment_is_scored_as_its_text(client, api_key, bundle):
     out = analyze(client, api_key, {"comment": {"text": "<p>You <b>idiot</b>&nbsp;moron</p>", "type": "HTML"},
                                     "requestedAttributes": {"TOXICITY": {}}}).get_json()
-    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == round(
-        bundle.score("You idiot\xa0moron").abusive, 6)
+    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == toxicity(bundle, "You idiot\xa0moron")
 
 
 def test_do_not_store_stores_nothing_of_the_comment(app, client, api_key):
@@ -161,11 +187,27 @@ def test_unsupported_requested_language_is_a_400(app, client, api_key, languages
     assert rows(app) == []
 
 
-def test_undetectable_language_without_request_languages_is_a_400(client, api_key):
-    r = analyze(client, api_key, {"comment": {"text": "Это очень длинный комментарий на русском языке."},
-                                  "requestedAttributes": {"TOXICITY": {}}})
-    assert google_error(r, 400, "INVALID_ARGUMENT") == \
-        "Attribute TOXICITY does not support request languages: und"
+@pytest.mark.parametrize("text, code", [
+    ("Это очень длинный комментарий на русском языке.", "ru"),
+    ("Das ist doch völliger Unsinn, was der Minister da über die Pensionen erzählt.", "de"),
+    ("yeh kya bakwas hai yaar, tum log kuch nahi samajhte", "ur-Latn"),
+])
+def test_detected_language_we_cannot_score_is_googles_400_naming_it(client, api_key, text, code):
+    r = analyze(client, api_key, {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}})
+    assert google_error(r, 400, "INVALID_ARGUMENT") == f"Attribute TOXICITY does not support request languages: {code}"
+    assert r.get_json()["error"]["details"][0]["languageNotSupportedByAttributeError"]["detectedLanguages"] == [code]
+
+
+def test_drop_unsupported_attributes_answers_without_scores(app, client, api_key):
+    text = "Das ist doch völliger Unsinn, was der Minister da über die Pensionen erzählt."
+    r = analyze(client, api_key, {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}, "SPAM": {}},
+                                  "dropUnsupportedAttributes": True, "clientToken": "t"})
+    assert r.status_code == 200
+    assert r.get_json() == {"languages": ["de"], "detectedLanguages": ["de"], "clientToken": "t"}
+    assert rows(app) == []
+    english = analyze(client, api_key, {"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {}},
+                                        "dropUnsupportedAttributes": True}).get_json()
+    assert set(english["attributeScores"]) == {"TOXICITY"} and english["detectedLanguages"] == ["en"]
 
 
 @pytest.mark.parametrize("body, needle", [
@@ -342,7 +384,7 @@ def test_json_without_content_type_is_read_on_perspective_endpoints_only(client,
     r = client.post(f"{ANALYZE}?key={api_key}", data=raw)
     assert r.request.headers.get("Content-Type") is None
     assert r.status_code == 200, r.get_json()
-    assert r.get_json()["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == round(bundle.score(CIVIL).abusive, 6)
+    assert r.get_json()["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == toxicity(bundle, CIVIL)
     suggest = json.dumps({"comment": {"text": CIVIL}, "attributeScores": {"TOXICITY": {"summaryScore": {"value": 0}}}})
     assert client.post(f"{SUGGEST}?key={api_key}", data=suggest).status_code == 200
     # an empty untyped body (PyPerspective's key check) is Google's 400 with details, not a 415 or a crash
@@ -357,7 +399,7 @@ def test_text_type_unspecified_is_plain_text(client, api_key, bundle):
     text = "<b>plain</b> words about the bus timetable"
     out = analyze(client, api_key, {"comment": {"text": text, "type": "TEXT_TYPE_UNSPECIFIED"},
                                     "requestedAttributes": {"TOXICITY": {}}}).get_json()
-    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == round(bundle.score(text).abusive, 6)
+    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == toxicity(bundle, text)
 
 
 def test_languages_are_echoed_as_sent(client, api_key):
@@ -411,3 +453,45 @@ def test_analyze_calls_reach_the_queue_when_the_site_says_they_are_comments(app_
     assert statuses == [("other-site", "analyzed"), ("test-site", "held")]
     assert [c.site for c, _ in _queue(app)] == ["test-site"]
     app.extensions["db"]["engine"].dispose()
+
+
+# -- Perspective's scale -----------------------------------------------------------------------------
+
+@pytest.mark.model   # the shipped bundle and its perspective_scale.json
+def test_toxicity_is_on_the_perspective_scale_and_v1_is_not(client, api_key, bundle):
+    assert bundle.perspective_scale is not None   # the shipped bundle carries perspective_scale.json
+    out = analyze(client, api_key, {"comment": {"text": NASTY}, "requestedAttributes": {"TOXICITY": {}}}).get_json()
+    raw = round(bundle.score(NASTY).abusive, 6)
+    assert out["attributeScores"]["TOXICITY"]["summaryScore"]["value"] == toxicity(bundle, NASTY) != raw
+    v1 = client.post("/v1/moderate", json={"comment": {"id": "n1", "text": NASTY}, "article": {"id": "a1"}},
+                     headers={"X-API-Key": api_key})
+    assert v1.get_json()["scores"]["abusive"] == raw
+
+
+@pytest.mark.model   # the shipped bundle and its perspective_scale.json
+def test_scale_is_monotone_and_within_zero_and_one(bundle):
+    mapped = bundle.perspective_scale.toxicity(np.linspace(0, 1, 501))
+    assert np.all(np.diff(mapped) >= 0) and 0 <= mapped.min() and mapped.max() <= 1
+    assert mapped[-1] > mapped[0]
+
+
+@pytest.mark.model   # the shipped bundle and its perspective_scale.json
+def test_severe_toxicity_is_scored_from_the_scale(client, api_key, bundle):
+    out = analyze(client, api_key, {"comment": {"text": NASTY},
+                                    "requestedAttributes": {"SEVERE_TOXICITY": {}, "TOXICITY": {}}}).get_json()
+    expected = on_scale(bundle, bundle.score(NASTY))
+    assert out["attributeScores"]["SEVERE_TOXICITY"]["summaryScore"]["value"] == expected["severe_toxicity"]
+    calm = analyze(client, api_key, {"comment": {"text": CIVIL},
+                                     "requestedAttributes": {"SEVERE_TOXICITY": {}}}).get_json()
+    assert calm["attributeScores"]["SEVERE_TOXICITY"]["summaryScore"]["value"] <= expected["severe_toxicity"]
+
+
+@pytest.mark.model   # the shipped bundle and its perspective_scale.json
+def test_a_threshold_that_catches_almost_nothing_is_logged_once(client, api_key, caplog):
+    body = {"comment": {"text": CIVIL}, "requestedAttributes": {"TOXICITY": {"scoreThreshold": 0.8}}}
+    with caplog.at_level(logging.WARNING, logger="service.perspective"):
+        analyze(client, api_key, body)
+        analyze(client, api_key, body)
+        analyze(client, api_key, {**body, "requestedAttributes": {"TOXICITY": {"scoreThreshold": 0.1}}})
+    warnings = [r.getMessage() for r in caplog.records if "TOXICITY >= " in r.getMessage()]
+    assert len(warnings) == 1 and "TOXICITY >= 0.8" in warnings[0]
