@@ -31,7 +31,8 @@ def _number(v) -> bool:
 
 
 def decide(scores, thresholds: dict | None = None, *, length: int | None = None, max_chars: int | None = None,
-           language_supported: bool | None = None, article_known: bool | None = None) -> Verdict:
+           language_supported: bool | None = None, article_known: bool | None = None,
+           unsupported_language: str = "hold") -> Verdict:
     """Hold when any head's score reaches its threshold, or a rule holds; publish otherwise.
 
     scores: a `Score` (its head scores, thresholds, length, language and article facts are used unless the
@@ -40,6 +41,8 @@ def decide(scores, thresholds: dict | None = None, *, length: int | None = None,
     length: the comment's length in characters (the whole text, not the scored part); `too_long` above max_chars.
     Every head that has a score or a threshold needs both, as finite numbers, or the comment is held as
     model_error. "article_unknown" is informational and never holds by itself.
+    unsupported_language: "hold" (the default: fail safe) holds a comment in a language the bundle does not score;
+        "publish" leaves its head scores unjudged (they mean nothing in that language) and notes language_unscored.
     """
     length = getattr(scores, "length", 0) if length is None else length
     too_long = max_chars is not None and (length or 0) > max_chars
@@ -55,11 +58,12 @@ def decide(scores, thresholds: dict | None = None, *, length: int | None = None,
     heads = [h for h in R.score_heads() if h in values or h in limits]
     if not heads or any(not _number(values.get(h)) or not _number(limits.get(h)) for h in heads):
         return _verdict({R.MODEL_ERROR, R.TOO_LONG} if too_long else {R.MODEL_ERROR})
-    found = {h for h in heads if values[h] >= limits[h]}
+    unscored = not language_supported and unsupported_language == "publish"
+    found = set() if unscored else {h for h in heads if values[h] >= limits[h]}
     if too_long:
         found.add(R.TOO_LONG)
     if not language_supported:
-        found.add(R.UNSUPPORTED_LANGUAGE)
+        found.add(R.LANGUAGE_UNSCORED if unscored else R.UNSUPPORTED_LANGUAGE)
     if not article_known:
         found.add(R.ARTICLE_UNKNOWN)
     return _verdict(found)
@@ -92,3 +96,18 @@ def thresholds_for(policy: dict | None, base: dict | None, site: str | None = No
     if section:
         result.update(numeric((site_policy.get("sections") or {}).get(section)))
     return result
+
+
+UNSUPPORTED_LANGUAGE_CHOICES = ("hold", "publish")
+
+
+def setting_for(policy: dict | None, name: str, site: str | None = None, section: str | None = None):
+    """A non-threshold policy setting (e.g. `unsupported_language`), most specific first as in thresholds_for;
+    None when no level sets it."""
+    policy = policy or {}
+    site_policy = (policy.get("sites") or {}).get(site) or {}
+    for level in ((site_policy.get("sections") or {}).get(section) if section else None, site_policy,
+                  (policy.get("sections") or {}).get(section) if section else None, policy):
+        if isinstance(level, dict) and name in level:
+            return level[name]
+    return None

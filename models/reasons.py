@@ -97,6 +97,7 @@ def declare_heads(heads: dict) -> None:
 # The reasons code sets by name (the rule and system reasons); score reasons are named by their heads.
 TOO_LONG, UNSUPPORTED_LANGUAGE, MODEL_ERROR = "too_long", "unsupported_language", "model_error"
 READER_FLAG, ARTICLE_UNKNOWN = "reader_flag", "article_unknown"
+LANGUAGE_UNSCORED = "language_unscored"
 
 # Declaration order is the order reasons are reported in (model_error aside, which always comes first).
 for _r in (
@@ -111,5 +112,7 @@ for _r in (
     Reason(MODEL_ERROR, SYSTEM, "the model could not score the comment: held, fail closed"),
     Reason(READER_FLAG, REVIEW, "a reader flagged a published comment back into the queue"),
     Reason(ARTICLE_UNKNOWN, NOTE, "no article text was known: the off-topic score judged the comment alone"),
+    Reason(LANGUAGE_UNSCORED, NOTE, "written in a language the bundle does not score, and published unscored "
+                                    "because the site's policy says so (unsupported_language = \"publish\")"),
 ):
     register(_r)

@@ -154,11 +154,14 @@ def _scored_text(text: str) -> str:
     return text[:limit] if limit else text
 
 
-def _decide(bundle, score, site: str, section, text: str) -> dict:
-    """The response body for one scored comment (score=None: the model could not score it)."""
-    thresholds = {} if score is None else models.thresholds_for(
-        current_app.config.get("POLICY"), getattr(bundle, "thresholds", {}), site, section)
-    verdict = models.decide(score, thresholds, length=len(text), max_chars=_max_chars())
+def _decide(bundle, score, site: str, section, text: str, language_default: str | None = None) -> dict:
+    """The response body for one scored comment (score=None: the model could not score it).
+    language_default: what a path does with a language we cannot score when the site's policy does not say
+    (`unsupported_language`); None: hold, fail safe."""
+    policy = current_app.config.get("POLICY")
+    thresholds = {} if score is None else models.thresholds_for(policy, getattr(bundle, "thresholds", {}), site, section)
+    language = models.setting_for(policy, "unsupported_language", site, section) or language_default or "hold"
+    verdict = models.decide(score, thresholds, length=len(text), max_chars=_max_chars(), unsupported_language=language)
     scores = {} if score is None else {**score.head_scores(), **(score.sub_scores or {})}
     return {"decision": verdict.decision, "reasons": verdict.reasons,
             "scores": {k: round(float(v), 6) for k, v in scores.items()},
@@ -189,7 +192,8 @@ def _store(session, site, comment, article_id, result, callback_url, queue=True)
     return row
 
 
-def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bool = True) -> list[dict]:
+def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bool = True,
+                  language_default: str | None = None) -> list[dict]:
     """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each.
     queue=False: stored as "analyzed" (a score lookup, e.g. a Perspective analyze call), never in the review queue."""
     session = db_session()
@@ -217,7 +221,7 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
         for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
             try:
                 result = _decide(bundle, None if isinstance(score, Exception) else score, site,
-                                 article.get("section"), comment["text"])
+                                 article.get("section"), comment["text"], language_default)
             except Exception:  # noqa: BLE001 - a broken policy holds, as a model failure does
                 log.exception("policy failed")
                 result = _decide(bundle, None, site, None, comment["text"])
@@ -229,7 +233,7 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
 
 
 def moderate(site: str, comment: dict, article: dict | None = None, *, store: bool = True,
-             callback_url: str | None = None, queue: bool = True) -> dict:
+             callback_url: str | None = None, queue: bool = True, language_default: str | None = None) -> dict:
     """One comment -> the /v1/moderate response body. Idempotent on (site, comment id) when storing."""
     return moderate_many(site, [{"comment": comment, "article": article, "callback_url": callback_url}],
-                         store=store, queue=queue)[0]
+                         store=store, queue=queue, language_default=language_default)[0]

@@ -46,3 +46,25 @@ def test_fails_closed():
     assert models.decide(None).to_dict() == {"decision": "hold", "reasons": ["model_error"]}
     assert models.decide(score(abusive=math.nan)).reasons == ["model_error"]
     assert models.decide(score(thresholds={})).reasons == ["model_error"]
+
+
+def test_unscorable_language_is_published_with_a_note_only_when_the_policy_says_so():
+    german = score(abusive=0.9, language="de", language_supported=False)   # an English head's score on German
+    held = models.decide(german)
+    assert (held.decision, held.reasons) == ("hold", ["abusive", "unsupported_language"])
+    published = models.decide(german, unsupported_language="publish")
+    assert (published.decision, published.reasons) == ("publish", ["language_unscored"])
+    assert models.decide(german, unsupported_language="anything else").decision == "hold"   # fail safe
+    long = models.decide(german, max_chars=10, unsupported_language="publish")
+    assert (long.decision, long.reasons) == ("hold", ["too_long", "language_unscored"])
+
+
+def test_setting_for_takes_the_most_specific_level():
+    policy = {"unsupported_language": "hold", "sections": {"sport": {"unsupported_language": "publish"}},
+              "sites": {"a": {"unsupported_language": "publish",
+                              "sections": {"news": {"unsupported_language": "hold"}}}}}
+    assert models.setting_for(policy, "unsupported_language", "b") == "hold"
+    assert models.setting_for(policy, "unsupported_language", "b", "sport") == "publish"
+    assert models.setting_for(policy, "unsupported_language", "a") == "publish"
+    assert models.setting_for(policy, "unsupported_language", "a", "news") == "hold"
+    assert models.setting_for({}, "unsupported_language", "a") is None
