@@ -44,15 +44,27 @@ def load(root: Path, n: int, max_chars: int) -> dict[str, list[str]]:
             "ur-Latn": pick(ruhsold[0])}
 
 
+def _english_or_not(text: str) -> str:
+    """The rule models.cues.language replaced: 'en' when >= 12 % of the words are common English ones (or the
+    text is short and in Latin script), else 'und'."""
+    from models.cues import _LATIN, _LETTER, STOP, words
+    common_english = STOP | frozenset("people think good know time make way well even want because".split())
+    letters = _LETTER.findall(text)
+    if not letters:
+        return "en"
+    if len(_LATIN.findall(text)) / len(letters) < 0.5:
+        return "und"
+    lower = [w.lower() for w in words(text)]
+    if len(lower) < 6:
+        return "en"
+    return "en" if sum(w in common_english for w in lower) / len(lower) >= 0.12 else "und"
+
+
 def detectors() -> dict:
     out = {}
     from models.cues import language
     out["models.cues.language (this project)"] = language
-    try:
-        from models.cues import _english_or_not
-        out["old rule (English or not)"] = _english_or_not
-    except ImportError:
-        pass
+    out["old rule (English or not)"] = _english_or_not
     try:
         import py3langid
         out["py3langid 0.4"] = lambda t: py3langid.classify(t)[0]

@@ -22,7 +22,6 @@ it its this that these those i you he she we they me him her us them my your his
 have has had will would can could should may might must so than then there here what which who whom whose
 when where why how all any some just also very more most much many such only own same too s t don up out
 from into over under again further once am just like get got one""".split())
-ENGLISH_COMMON = STOP | frozenset("people think good know time make way well even want because".split())
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.U)
 _LATIN = re.compile(r"[A-Za-z]")
 _LETTER = re.compile(r"[^\W\d_]", re.U)
@@ -102,19 +101,3 @@ def language(text: str) -> str:
         return guess
     ranked = dict(_langid().rank(text))
     return max(COMMON, key=lambda code: ranked.get(code, 0.0) * (EN_PRIOR if code == "en" else 1.0))
-
-
-def _english_or_not(text: str) -> str:
-    """The rule `language` replaced (kept for bench/langid_compare.py): 'en' when the text looks English, else
-    'und'. Short texts in Latin script count as English."""
-    letters = _LETTER.findall(text)
-    if not letters:
-        return "en"  # emoji, numbers: nothing to read in another language
-    latin = len(_LATIN.findall(text)) / len(letters)
-    if latin < 0.5:
-        return "und"
-    lower = [w.lower() for w in words(text)]
-    if len(lower) < 6:
-        return "en"
-    common = sum(w in ENGLISH_COMMON for w in lower) / len(lower)
-    return "en" if common >= 0.12 else "und"
