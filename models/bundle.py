@@ -197,5 +197,5 @@ def load_bundle(path=None) -> Bundle:
     reasons.declare_heads(meta.get("heads"))
     parts = joblib.load(folder / "bundle.joblib")
     b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
-    b.perspective_scale = PerspectiveScale.load(folder / PERSPECTIVE_SCALE)
+    b.perspective_scale = PerspectiveScale.load(folder / PERSPECTIVE_SCALE, b.version)
     return b

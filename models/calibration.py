@@ -42,12 +42,22 @@ class PerspectiveScale:
         self.catch = {float(k): v for k, v in (spec.get("catch") or {}).items()}
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, version: str | None = None):
+        """The file at path, or None when there is none or it was fitted for another bundle version (a map
+        fitted on one bundle's scores means nothing for another's)."""
         import json
+        import logging
         from pathlib import Path
 
         path = Path(path)
-        return cls(json.loads(path.read_text())) if path.exists() else None
+        if not path.exists():
+            return None
+        spec = json.loads(path.read_text())
+        if version is not None and spec.get("bundle") != version:
+            logging.getLogger(__name__).warning("%s was fitted for bundle %s, not %s: not used", path,
+                                                spec.get("bundle"), version)
+            return None
+        return cls(spec)
 
     @property
     def has_severe(self) -> bool:

@@ -39,6 +39,8 @@ def test_fit_writes_monotone_maps_that_models_reads(sets, tmp_path):
     assert 0 <= low < high <= 1
     assert scale.expected_catch(0.05) >= scale.expected_catch(0.5) >= scale.expected_catch(0.95)
     assert PerspectiveScale.load(tmp_path / "absent.json") is None
+    assert PerspectiveScale.load(path, "test-version") is not None
+    assert PerspectiveScale.load(path, "another-bundle") is None   # fitted on another bundle's scores
 
 
 def test_threshold_table_counts_catch_and_false_holds():
