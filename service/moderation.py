@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import Article, Comment, db_session
 from .errors import ApiError
+from .schema import parse_datetime
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,11 @@ def init_app(app):
 
 
 def _parse_time(value, field: str):
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    return parse_datetime(str(value), field)  # in UTC, so that SQLite keeps the instant (it drops offsets)
 
 
 def _as_id(value):

@@ -1,9 +1,34 @@
 """Request schemas as data: the same definitions validate requests and generate the OpenAPI document."""
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field as dc_field
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from .errors import ApiError
+
+# Every store must read back what it accepted: Python's datetime ends at years 1 and 9999, and PostgreSQL hands
+# a timestamptz back in the session's time zone (up to 14 h away), so the edges of that range are refused.
+MIN_DATETIME = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc)
+MAX_DATETIME = dt.datetime(9999, 12, 30, tzinfo=dt.timezone.utc)
+
+
+def parse_datetime(value: str, name: str) -> dt.datetime:
+    """ISO 8601 -> an aware datetime in UTC (no offset means UTC); 400 outside [MIN_DATETIME, MAX_DATETIME)."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=name,
+                       code="invalid_value") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    try:
+        utc = parsed.astimezone(dt.timezone.utc)
+    except OverflowError:   # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        utc = None
+    if utc is None or not MIN_DATETIME <= utc < MAX_DATETIME:
+        raise ApiError(400, f"out of range: must be from {MIN_DATETIME:%Y-%m-%d} to before {MAX_DATETIME:%Y-%m-%d} "
+                            "(UTC)", field=name, code="invalid_value")
+    return utc
 
 
 @dataclass
@@ -54,16 +79,29 @@ def check(spec: Field, value, name: str):
     if spec.kind == "text" and not value.strip():
         raise ApiError(400, "must not be empty or whitespace only", field=name, code="empty")
     if spec.kind == "datetime":
-        try:
-            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=name,
-                           code="invalid_value") from None
+        parse_datetime(value, name)
     if spec.kind == "url":
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ApiError(400, "must be an absolute http(s) URL", field=name, code="invalid_value")
+        problem = url_problem(value)
+        if problem:
+            raise ApiError(400, problem, field=name, code="invalid_value")
     return value
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an absolute http(s) URL without credentials, or None when it is one."""
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        return "must not contain spaces or control characters"
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        host = parsed.hostname
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parsed.scheme not in ("http", "https") or not host:
+        return "must be an absolute http(s) URL"
+    if parsed.username is not None or parsed.password is not None or "@" in parsed.netloc:
+        return "must not contain a user name or password"
+    return None
 
 
 def validate(data, fields: dict, prefix: str = "") -> dict:
