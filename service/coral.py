@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import or_, select
@@ -45,13 +46,14 @@ WITHHELD = {"status": "SYSTEM_WITHHELD"}
 
 @bp.errorhandler(Exception)
 def _json_error(exc):
-    """JSON errors here too (the app's JSON error paths are /v1 ones); Coral logs the status and goes on."""
-    if isinstance(exc, ApiError):
+    """4xx errors as JSON. Anything that goes wrong on our side (the database down, a bug) answers
+    SYSTEM_WITHHELD: Coral publishes on an error, and a comment we could not judge must not go out."""
+    if isinstance(exc, ApiError) and exc.status < 500:
         return error_response(exc)
-    if isinstance(exc, HTTPException):
-        return error_response(ApiError(exc.code or 500, exc.description or exc.name))
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(ApiError(500, "internal error; the request was logged"))
+    if isinstance(exc, HTTPException) and (exc.code or 500) < 500:
+        return error_response(ApiError(exc.code, exc.description or exc.name))
+    log.exception("Coral comment withheld after an error on %s %s", request.method, request.path)
+    return jsonify(WITHHELD)
 
 
 def _utc(value) -> dt.datetime | None:
@@ -131,10 +133,17 @@ def _entry(data: dict) -> tuple[str, dict]:
     raise ApiError(401, f"{HEADER} does not verify for this site", field=HEADER, code="bad_signature")
 
 
-def _article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
-    """The registered article for Coral's story: by id (Coral's story id = the CMS article id), else by URL."""
-    if not story_id and not story_url:
-        return None
+ARTICLE_CACHE_S = 60.0       # a registered article is looked up again after this long
+ARTICLE_CACHE_MAX = 10_000
+DB_RETRY_AFTER_S = 5.0       # after a failed lookup, articles come from the cache alone for this long
+
+
+def _cache() -> dict:
+    """Per app (and so per process): {"articles": {(site, story id, url): (looked up at, article)}, "down_until"}."""
+    return current_app.extensions.setdefault("coral_articles", {"articles": {}, "down_until": 0.0})
+
+
+def _lookup_article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
     rows = db_session().scalars(select(Article).where(
         Article.site == site,
         or_(Article.article_id == story_id, Article.url == story_url) if story_url else
@@ -142,7 +151,35 @@ def _article(site: str, story_id: str | None, story_url: str | None) -> dict | N
     if not rows:
         return {"id": story_id} if story_id else None
     row = next((r for r in rows if r.article_id == story_id), rows[0])
-    return {"id": row.article_id, "title": row.title, "body": row.body, "section": row.section}
+    return {"id": row.article_id, "title": row.title, "body": row.body, "section": row.section,
+            "_embeddings": row.embeddings}
+
+
+def _article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
+    """The registered article for Coral's story: by id (Coral's story id = the CMS article id), else by URL.
+    Cached per process, so that Coral's 200 ms budget is not spent on the database, and so that while the
+    database is down the comment is still judged against its article (or against nothing: the text alone)."""
+    if not story_id and not story_url:
+        return None
+    key, cache = (site, story_id, story_url), _cache()
+    cached = cache["articles"].get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < ARTICLE_CACHE_S:
+        return cached[1]
+    if now >= cache["down_until"]:
+        try:
+            article = _lookup_article(site, story_id, story_url)
+        except Exception as exc:  # noqa: BLE001 - the database is down or slow: judge without it
+            log.warning("Coral: article lookup failed (%s); scoring against %s", exc.__class__.__name__,
+                        "the cached article" if cached else "the comment text alone")
+            cache["down_until"] = now + DB_RETRY_AFTER_S
+            db_session().rollback()
+        else:
+            if len(cache["articles"]) >= ARTICLE_CACHE_MAX:
+                cache["articles"].clear()
+            cache["articles"][key] = (now, article)
+            return article
+    return cached[1] if cached else ({"id": story_id} if story_id else None)
 
 
 def _hold_answer(reasons: list[str], style: str) -> dict:
@@ -180,7 +217,8 @@ def coral_moderate():
     digest = hashlib.sha256("\x00".join(identity).encode("utf-8")).hexdigest()[:40]
     comment = {"id": f"coral-{digest}", "text": text, "author_id": author,
                "parent_id": _field(data, "comment.parentID", False)}
-    result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)))
+    result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)),
+                      lookup_articles=False)
 
     if result["decision"] == "publish":
         return "", 204

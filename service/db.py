@@ -130,7 +130,9 @@ def make_engine(url: str):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # connect_timeout: while the database is unreachable, a request fails (503) in seconds, not minutes
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                               connect_args={"connect_timeout": 3})
     return engine
 
 

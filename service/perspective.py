@@ -17,10 +17,10 @@ from models import reasons as registry
 from .api import json_body
 from .auth import verify_api_key
 from .db import Article, Comment, db_session
-from .errors import ApiError
+from .errors import ApiError, unavailable
 from .moderation import BundleUnavailable, get_bundle, moderate
 from .plaintext import html_to_text
-from .ratelimit import check_rate_limit
+from .ratelimit import bucket_for, check_rate_limit
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def _bad(message: str) -> ApiError:
 def google_error(exc):
     """Every error of this blueprint in Google's shape, including those raised by shared code (JSON, rate limit)."""
     headers = None
+    exc = unavailable(exc) or exc
     if isinstance(exc, ApiError):
         code, message, headers = exc.status, exc.message, getattr(exc, "headers", None)
         if exc.field and exc.field not in message:
@@ -80,7 +81,7 @@ def _authenticate() -> str:
     if key is None:
         raise ApiError(400, "API key not valid. Please pass a valid API key.")
     g.site, g.api_key = key.site, key
-    check_rate_limit(f"key:{key.id}")
+    check_rate_limit(bucket_for(key))  # the same bucket as the key's /v1 requests
     return key.site
 
 
