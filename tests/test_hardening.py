@@ -182,3 +182,72 @@ def test_poison_outbox_rows_fail_and_the_runner_goes_on(tmp_path, monkeypatch):
         assert [r.status for r in rows] == ["failed"] * 5
         assert "not a public address" in rows[-1].last_error and "5432" not in rows[-1].last_error
     app.extensions["db"]["engine"].dispose()
+
+
+# -- 4./5. operations: configuration, secrets in logs, one rate-limit bucket -----------------------------
+
+def test_an_empty_database_url_is_an_error_not_a_sqlite_file_in_the_package(monkeypatch):
+    from service.config import load_config
+    with pytest.raises(ValueError, match="MODERATION_DATABASE_URL is set but empty"):
+        load_config(environ={"MODERATION_DATABASE_URL": ""})
+    monkeypatch.setenv("MODERATION_DATABASE_URL", " ")
+    from service.cli import main
+    result = CliRunner().invoke(main, ["keys", "list"])
+    assert result.exit_code != 0 and "set but empty" in str(result.exception)
+
+
+def test_access_log_masks_api_keys():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from service.worker import SecretMaskingLogger
+    cfg = Config()
+    cfg.set("access_log_format", '%(r)s %(q)s %(f)s %({x-api-key}i)s %({authorization}i)s')
+    logger = SecretMaskingLogger(cfg)
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/v1alpha1/comments:analyze?alt=json&key=mod_SECRET123",
+               "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": "alt=json&key=mod_SECRET123",
+               "HTTP_REFERER": "https://x.example/?key=mod_SECRET123"}
+    resp = SimpleNamespace(status="200 OK", headers=[], sent=10)
+    req = SimpleNamespace(headers=[("X-API-KEY", "mod_SECRET123"), ("AUTHORIZATION", "Bearer mod_SECRET123")])
+    atoms = logger.atoms(resp, req, environ, timedelta(seconds=0.01))
+    line = cfg.access_log_format % atoms
+    assert "SECRET123" not in line and line.count("***") == 5, line
+    assert "alt=json&key=***" in line
+
+
+def test_one_rate_limit_bucket_per_key_across_v1_and_perspective(app_config, api_key):
+    app = create_app({**app_config, "RATE_LIMIT": 3, "RATE_LIMIT_WINDOW": 3600})
+    client = app.test_client()
+    analyze = {"comment": {"text": "Nice article."}, "requestedAttributes": {"TOXICITY": {}}}
+    codes = [client.get("/v1/comments/x", headers={"X-API-Key": api_key}).status_code,
+             client.post(f"/v1alpha1/comments:analyze?key={api_key}", json=analyze).status_code,
+             client.get("/v1/comments/x", headers={"X-API-Key": api_key}).status_code,
+             client.post(f"/v1alpha1/comments:analyze?key={api_key}", json=analyze).status_code]
+    assert codes == [404, 200, 404, 429]
+    app.extensions["db"]["engine"].dispose()
+
+
+# -- 8. pinned installs ----------------------------------------------------------------------------------
+
+def test_constraints_pin_every_declared_dependency_within_its_range():
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    root = Path(__file__).resolve().parent.parent
+    pins = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    for spec in map(Requirement, declared):
+        name = canonicalize_name(spec.name)
+        assert name in pins, f"{spec.name} is not pinned in constraints.txt (run .ci/freeze-constraints)"
+        assert spec.specifier.contains(pins[name], prereleases=True), f"{spec.name}=={pins[name]} not in {spec}"
+    assert "-c constraints.txt" in (root / ".ci" / "run").read_text()
+    assert "-c constraints.txt" in (root / "Dockerfile").read_text()
