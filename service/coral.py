@@ -28,11 +28,12 @@ from werkzeug.exceptions import HTTPException
 
 from models import reasons as registry
 
-from .api import json_body
+from .api import json_body, reject_surrogates
 from .db import Article, db_session
 from .errors import ApiError, error_response
 from .moderation import moderate
 from .plaintext import html_to_text
+from .schema import is_blank
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def coral_moderate():
     data = json_body()
     if not isinstance(data, dict):
         raise ApiError(400, "must be a JSON object", field="body", code="wrong_type")
+    reject_surrogates(data)
     key, entry = _entry(data)
     if not signature_valid(request.headers.get(HEADER), request.get_data(cache=True),
                            active_secrets(entry, dt.datetime.now(dt.timezone.utc))):
@@ -205,7 +207,7 @@ def coral_moderate():
         raise ApiError(401, f"{HEADER} does not verify for this site", field=HEADER, code="bad_signature")
 
     text = html_to_text(_field(data, "comment.body"))
-    if not text.strip():
+    if is_blank(text):
         raise ApiError(422, "comment.body has no text to judge", field="comment.body", code="empty")
     if "\x00" in text:
         raise ApiError(400, "must not contain NUL characters", field="comment.body", code="invalid_value")

@@ -14,13 +14,14 @@ from werkzeug.exceptions import HTTPException
 
 from models import reasons as registry
 
-from .api import json_body
+from .api import json_body, reject_surrogates
 from .auth import verify_api_key
 from .db import Article, Comment, db_session
 from .errors import ApiError, unavailable
 from .moderation import BundleUnavailable, get_bundle, moderate
 from .plaintext import html_to_text
 from .ratelimit import bucket_for, check_rate_limit
+from .schema import is_blank
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _body() -> dict:
     data = json_body()
     if not isinstance(data, dict):
         raise _bad("Invalid JSON payload received. The request body must be a JSON object.")
-    return data
+    return reject_surrogates(data, "request")
 
 
 def _text_of(entry, where: str) -> str:
@@ -107,7 +108,7 @@ def _text_of(entry, where: str) -> str:
 
 def _comment_text(data: dict) -> str:
     text = _text_of(data.get("comment"), "comment")
-    if not text.strip():
+    if is_blank(text):
         raise _bad("Comment must be non-empty.")
     return text
 

@@ -40,6 +40,14 @@ class Field:
     fields: dict | None = None     # object: its Fields; array: the item object's Fields
     example: object = None
     extra: dict = dc_field(default_factory=dict)
+    nullable: bool = False         # null means "not given"; otherwise an explicit null is a 400
+
+
+def is_blank(text: str) -> bool:
+    """Whitespace and invisible characters only (models.normalize, imported on first use: importing `models`
+    loads the ML stack, which admin commands do not need)."""
+    from models.normalize import is_blank as blank
+    return blank(text)
 
 
 def _check_string(value, name):
@@ -76,8 +84,8 @@ def check(spec: Field, value, name: str):
         value = _check_string(value, name)
     if spec.max_length and len(value) > spec.max_length:
         raise ApiError(400, f"longer than {spec.max_length} characters", field=name, code="too_long")
-    if spec.kind == "text" and not value.strip():
-        raise ApiError(400, "must not be empty or whitespace only", field=name, code="empty")
+    if spec.kind == "text" and is_blank(value):
+        raise ApiError(400, "must not be empty, whitespace or invisible characters only", field=name, code="empty")
     if spec.kind == "datetime":
         parse_datetime(value, name)
     if spec.kind == "url":
@@ -117,6 +125,9 @@ def validate(data, fields: dict, prefix: str = "") -> dict:
     for name, spec in fields.items():
         value = data.get(name)
         if value is None:
+            if name in data and not spec.nullable:
+                raise ApiError(400, "must not be null (leave the field out instead)", field=_join(prefix, name),
+                               code="wrong_type")
             if spec.required:
                 raise ApiError(400, "required field is missing", field=_join(prefix, name), code="missing_field")
             continue
@@ -160,6 +171,9 @@ def _field_schema(spec: Field) -> dict:
             schema["format"] = "uri"
     if spec.max_length and spec.kind not in ("object", "array", "id"):
         schema["maxLength"] = spec.max_length
+    if spec.nullable:
+        schema = {"oneOf": [*schema.pop("oneOf"), {"type": "null"}], **schema} if "oneOf" in schema else \
+            {**schema, "type": [schema["type"], "null"]}
     if spec.description:
         schema["description"] = spec.description
     if spec.example is not None:
@@ -173,15 +187,18 @@ COMMENT = {
                 example="c-1001"),
     "text": Field("text", True, "the comment as the reader wrote it", max_length=None,
                   example="Thanks, this explains the new bus timetable well."),
-    "author_id": Field("id", description="the CMS's author id"),
-    "parent_id": Field("id", description="the comment this one replies to"),
-    "created_at": Field("datetime", description="when the reader posted it (ISO 8601)"),
+    "author_id": Field("id", description="the CMS's author id", nullable=True),
+    "parent_id": Field("id", description="the comment this one replies to", nullable=True),
+    "created_at": Field("datetime", description="when the reader posted it (ISO 8601, from 1900 to 9999-12-29 "
+                                                "UTC)", nullable=True),
 }
 ARTICLE_FIELDS = {
-    "title": Field("string", description="headline", max_length=2000),
-    "body": Field("string", description="article text (the first part is enough)", max_length=None),
-    "section": Field("string", description="site section; selects per-section thresholds", example="politics"),
-    "url": Field("url", max_length=2000),
+    "title": Field("string", description="headline", max_length=2000, nullable=True),
+    "body": Field("string", description="article text (the first part is enough)", max_length=None, nullable=True),
+    "section": Field("string", description="site section; selects per-section thresholds", example="politics",
+                     nullable=True),
+    "url": Field("url", description="http(s), no user name or password; leave it out when unknown",
+                 max_length=2000),
 }
 ARTICLE = {"id": Field("id", True, "the CMS's article id; title/body may be omitted when it was registered "
                                    "with PUT /v1/articles/{id}", example="a-17"), **ARTICLE_FIELDS}
@@ -189,7 +206,10 @@ MODERATE = {
     "comment": Field("object", True, fields=COMMENT),
     "article": Field("object", True, fields=ARTICLE),
     "site": Field("string", description="must equal the API key's site when given"),
-    "callback_url": Field("url", description="where a moderator's later decision is posted", max_length=2000),
+    "callback_url": Field("url", description="where a moderator's later decision is posted: http(s), no user "
+                                             "name or password; it must resolve to a public address unless the "
+                                             "site's WEBHOOK_ALLOW_HOSTS names its host", max_length=2000,
+                          nullable=True),
 }
 
 

@@ -251,3 +251,95 @@ def test_constraints_pin_every_declared_dependency_within_its_range():
         assert spec.specifier.contains(pins[name], prereleases=True), f"{spec.name}=={pins[name]} not in {spec}"
     assert "-c constraints.txt" in (root / ".ci" / "run").read_text()
     assert "-c constraints.txt" in (root / "Dockerfile").read_text()
+
+
+# -- 6. bidi and invisible characters ---------------------------------------------------------------------
+
+def test_abuse_typed_backwards_under_a_right_to_left_override_is_held(client, headers):
+    text = "\u202etoidi gnikcuf a era uoy"   # displays as "you are a fucking idiot"
+    out = client.post("/v1/moderate", json=moderate_body(text=text), headers=headers).json
+    assert out["decision"] == "hold" and "abusive" in out["reasons"], out
+    assert all(0 <= s["begin"] < s["end"] <= len(text) for s in out["spans"])
+
+
+def test_a_comment_of_invisible_characters_is_empty(app, client, headers):
+    blank = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+    r = client.post("/v1/moderate", json=moderate_body(text=blank), headers=headers)
+    assert r.status_code == 400 and r.json["error"]["code"] == "empty"
+    r = client.post(f"/v1alpha1/comments:analyze?key={headers['Authorization'][7:]}",
+                    json={"comment": {"text": blank}, "requestedAttributes": {"TOXICITY": {}}})
+    assert r.status_code == 400 and "non-empty" in r.json["error"]["message"]
+    with app.app_context():
+        assert db_session().scalar(select(Comment.id)) is None
+
+
+# -- 7. smaller ones -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("do_not_store", [False, True])
+def test_a_lone_surrogate_on_the_perspective_endpoint_is_400(client, api_key, do_not_store):
+    raw = ('{"comment": {"text": "you \\ud800 idiot"}, "requestedAttributes": {"TOXICITY": {}}, '
+           f'"doNotStore": {json.dumps(do_not_store)}}}').encode()
+    r = client.post(f"/v1alpha1/comments:analyze?key={api_key}", data=raw,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json["error"]["status"] == "INVALID_ARGUMENT", r.json
+    assert "comment.text" in r.json["error"]["message"]
+
+
+def test_a_chunked_body_over_the_limit_is_413(client, headers):
+    import io
+    big = json.dumps(moderate_body(text="word " * 60_000)).encode()   # ~300 kB, over the 256 kB limit
+    r = client.post("/v1/moderate", input_stream=io.BytesIO(big),
+                    headers={**headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                    environ_overrides={"wsgi.input_terminated": True})   # as gunicorn says of chunked bodies
+    assert r.status_code == 413, r.json
+    small = json.dumps(moderate_body()).encode()
+    r = client.post("/v1/moderate", input_stream=io.BytesIO(small),
+                    headers={**headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                    environ_overrides={"wsgi.input_terminated": True})
+    assert r.status_code == 200, r.json
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({**moderate_body(), "site": None}, "site"),
+    ({"comment": {"id": "c1", "text": "hi"}, "article": {"id": "a1", "url": None}}, "article.url"),
+    ({"comment": {"id": None, "text": "hi"}, "article": {"id": "a1"}}, "comment.id"),
+])
+def test_null_is_not_a_value_for_site_or_url(client, headers, payload, field):
+    r = client.post("/v1/moderate", json=payload, headers=headers)
+    assert r.status_code == 400 and r.json["error"]["field"] == field, r.json
+    assert client.put("/v1/articles/a1", json={"url": None}, headers=headers).status_code == 400
+    # documented as nullable: a CMS may send null for "none"
+    ok = moderate_body(comment={"parent_id": None, "author_id": None, "created_at": None}, callback_url=None)
+    assert client.post("/v1/moderate", json=ok, headers=headers).status_code == 200
+
+
+def test_openapi_documents_nulls_and_the_400_for_long_path_ids(client, headers):
+    doc = client.get("/openapi.json").json
+    comment = doc["components"]["schemas"]["ModerateRequest"]["properties"]["comment"]["properties"]
+    assert {"type": "null"} in comment["parent_id"]["oneOf"]
+    assert "null" not in json.dumps(doc["components"]["schemas"]["ModerateRequest"]["properties"]["site"])
+    get_comment = doc["paths"]["/v1/comments/{comment_id}"]["get"]
+    assert get_comment["parameters"][0]["schema"]["maxLength"] == 255 and "400" in get_comment["responses"]
+    r = client.get("/v1/comments/" + "x" * 256, headers=headers)
+    assert r.status_code == 400 and r.json["error"]["field"] == "comment_id"
+
+
+def test_a_model_error_hold_is_rescored_when_the_comment_comes_again(app, client, headers, monkeypatch, bundle):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("model broke")
+    with monkeypatch.context() as m:
+        m.setattr(type(bundle), "score_many", broken)
+        m.setattr(type(bundle), "score", broken)
+        first = client.post("/v1/moderate", json=moderate_body(), headers=headers).json
+    assert first["decision"] == "hold" and first["reasons"] == ["model_error"]
+    again = client.post("/v1/moderate", json=moderate_body(), headers=headers).json   # the model works again
+    assert "model_error" not in again["reasons"] and again["scores"]
+    with app.app_context():
+        [row] = db_session().scalars(select(Comment)).all()
+        assert row.reasons == again["reasons"] and row.status == ("held" if again["decision"] == "hold"
+                                                                   else "published")
+    # a decision the model made is kept: sending it again does not score it again
+    with monkeypatch.context() as m:
+        m.setattr(type(bundle), "score_many", broken)
+        m.setattr(type(bundle), "score", broken)
+        assert client.post("/v1/moderate", json=moderate_body(), headers=headers).json == again
