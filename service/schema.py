@@ -31,6 +31,9 @@ def parse_datetime(value: str, name: str) -> dt.datetime:
     return utc
 
 
+ID_MIN, ID_MAX = -(2 ** 63), 2 ** 63 - 1   # integer ids: what a CMS's 64-bit key can be
+
+
 @dataclass
 class Field:
     kind: str                      # string | id | text | datetime | url | object | array
@@ -75,8 +78,12 @@ def check(spec: Field, value, name: str):
             raise ApiError(400, f"at most {spec.max_length} items", field=name, code="too_many")
         return value  # items are validated one by one by the caller (each item may fail on its own)
     if spec.kind == "id":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)   # 5.0 is an integer in JSON Schema's sense
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ApiError(400, "must be a string or an integer", field=name, code="wrong_type")
+        if isinstance(value, int) and not ID_MIN <= value <= ID_MAX:
+            raise ApiError(400, f"an integer id must be from {ID_MIN} to {ID_MAX}", field=name, code="too_long")
         value = _check_string(str(value), name)
         if not value.strip():
             raise ApiError(400, "must not be empty", field=name, code="empty")
@@ -160,11 +167,13 @@ def _field_schema(spec: Field) -> dict:
         if spec.max_length:
             schema["maxItems"] = spec.max_length
     elif spec.kind == "id":
-        schema = {"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]}
+        schema = {"oneOf": [{"type": "string", "minLength": 1, "pattern": r"\S"},
+                            {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}]}
     else:
         schema = {"type": "string"}
         if spec.kind == "text":
             schema["minLength"] = 1
+            schema["pattern"] = r"\S"   # not whitespace only (nor invisible characters only)
         if spec.kind == "datetime":
             schema["format"] = "date-time"
         if spec.kind == "url":
