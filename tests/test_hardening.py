@@ -247,6 +247,8 @@ def test_constraints_pin_every_declared_dependency_within_its_range():
     declared = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
     for spec in map(Requirement, declared):
         name = canonicalize_name(spec.name)
+        if name == canonicalize_name(project["name"]):
+            continue   # an extra that includes another extra of this project
         assert name in pins, f"{spec.name} is not pinned in constraints.txt (run .ci/freeze-constraints)"
         assert spec.specifier.contains(pins[name], prereleases=True), f"{spec.name}=={pins[name]} not in {spec}"
     assert "-c constraints.txt" in (root / ".ci" / "run").read_text()
@@ -255,6 +257,7 @@ def test_constraints_pin_every_declared_dependency_within_its_range():
 
 # -- 6. bidi and invisible characters ---------------------------------------------------------------------
 
+@pytest.mark.model
 def test_abuse_typed_backwards_under_a_right_to_left_override_is_held(client, headers):
     text = "\u202etoidi gnikcuf a era uoy"   # displays as "you are a fucking idiot"
     out = client.post("/v1/moderate", json=moderate_body(text=text), headers=headers).json
