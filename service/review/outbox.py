@@ -111,9 +111,9 @@ class Undeliverable(ValueError):
     """A callback URL that can never be delivered to (not http(s), malformed): the row fails at once."""
 
 
-def resolve(url: str, allow: set[str] = frozenset()) -> tuple[urllib.parse.SplitResult, str]:
-    """(parsed URL, the address to connect to); ValueError saying why not. Addresses that are not public are
-    refused unless the URL's host name is in `allow`."""
+def resolve(url: str, allow: set[str] = frozenset()) -> tuple[urllib.parse.SplitResult, list[str]]:
+    """(parsed URL, the addresses to try, in order); ValueError saying why not. Addresses that are not public
+    are refused unless the URL's host name is in `allow`."""
     problem = _permanent_problem(url)
     if problem:
         raise Undeliverable(problem)
@@ -129,27 +129,35 @@ def resolve(url: str, allow: set[str] = frozenset()) -> tuple[urllib.parse.Split
         if not addresses:
             raise ValueError("callback host is not a public address (loopback, private, link-local or metadata "
                              "addresses need WEBHOOK_ALLOW_HOSTS)")
-    return parsed, addresses[0]
+    return parsed, list(dict.fromkeys(addresses))
 
 
 def http_post(url: str, body: bytes, headers: dict, timeout: float, allow: set[str] = frozenset()) -> str | None:
     """POST; None on a 2xx answer, else a short description of what went wrong. A redirect is not a delivery
     (it is not followed). Connection errors all read the same, so the message tells nothing about a port."""
     try:
-        parsed, address = resolve(url, allow)
+        parsed, addresses = resolve(url, allow)
     except ValueError as exc:
         return str(exc)
     kind = _PinnedHTTPSConnection if parsed.scheme == "https" else _PinnedHTTPConnection
-    conn = kind(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80), address, timeout)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        status = conn.getresponse().status
-    except (OSError, http.client.HTTPException):
-        return "no answer from the callback URL (connection failed, timed out or broke off)"
-    finally:
-        conn.close()
-    return None if 200 <= status < 300 else f"HTTP {status}"
+    for address in addresses:   # e.g. ::1, then 127.0.0.1 for an allowed `localhost`
+        conn = kind(parsed.hostname, port, address, timeout)
+        try:
+            conn.connect()
+        except OSError:
+            conn.close()
+            continue
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            break
+        finally:
+            conn.close()
+        return None if 200 <= status < 300 else f"HTTP {status}"
+    return "no answer from the callback URL (connection failed, timed out or broke off)"
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
