@@ -273,7 +273,7 @@ class AbuseClassifier(ClassifierMixin, BaseEstimator):
             return []
         p = linear_proba(self.span_lr_, tfidf(self.span_vec_, ws))
         out: list[dict] = []
-        for (b, e), s in zip(ranges, p):
+        for (b, e), s in sorted(zip(ranges, p)):   # in text order: under a bidi override words come reversed
             if s < threshold:
                 continue
             b, e = _trim(text, b, e)

@@ -1,6 +1,7 @@
 """Undo common obfuscation of abuse, keeping a map back to the original characters.
 
-Handles zero-width characters, look-alike Unicode letters (NFKC plus a small Cyrillic/Greek map),
+Handles bidi overrides (text typed backwards after U+202E displays forwards: it is read as displayed), invisible
+characters (zero-width, format and filler characters: all of them are dropped), look-alike Unicode letters (NFKC plus a small Cyrillic/Greek map),
 leetspeak inside words (`1d10t`; `k1ll`: an ambiguous `1` is read as the letter that makes a word), letters
 repeated for effect (`stuuuupid`), spaced-out letters (`f u c k`, `f.u.c.k`) and masked swears (`sh*t`, `f**k`,
 `f@ck`). Other masked words (`r*d*c**ous`, `p#thetic`) become the most frequent English word the mask fits, from
@@ -15,6 +16,18 @@ from functools import lru_cache
 from itertools import product
 
 ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f"), None)
+# Every format character (Unicode category Cf: zero-width, bidi controls, invisible operators, tags) and the
+# characters that render as nothing or as a blank although they are letters or marks (fillers, joiners,
+# variation selectors): removed before anything else reads the text.
+_BLANK_LOOKING = [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0, *range(0xFE00, 0xFE10),
+                  *range(0xE0100, 0xE01F0)]
+INVISIBLE = {**ZERO_WIDTH, **dict.fromkeys(
+    [c for r in (range(0x10000), range(0x1D173, 0x1D17B), range(0xE0000, 0xE0080)) for c in r
+     if unicodedata.category(chr(c)) == "Cf"] + _BLANK_LOOKING)}
+# Explicit bidi formatting: embeddings and overrides (closed by PDF), isolates (closed by PDI).
+RLO, LRO, RLE, LRE, PDF = "\u202e", "\u202d", "\u202b", "\u202a", "\u202c"
+ISOLATES, PDI = "\u2066\u2067\u2068", "\u2069"
+BIDI_CONTROLS = frozenset(RLO + LRO + RLE + LRE + PDF + ISOLATES + PDI)
 # Letters that look Latin but are not (Cyrillic, Greek), after NFKC.
 LOOKALIKE = str.maketrans({
     "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
@@ -45,7 +58,52 @@ _TRAILING = "[.,;:!?)\"']*"  # punctuation after a spaced-out or dotted word: "f
 
 
 def _clean(text: str) -> str:
-    return unicodedata.normalize("NFKC", text.translate(ZERO_WIDTH)).lower().translate(LOOKALIKE)
+    return unicodedata.normalize("NFKC", text.translate(INVISIBLE)).lower().translate(LOOKALIKE)
+
+
+def is_blank(text: str) -> bool:
+    """True when nothing would show: whitespace and invisible characters only (a comment of zero-width spaces)."""
+    return not text.translate(INVISIBLE).strip()
+
+
+def display_order(text: str) -> tuple[str, list[int] | None]:
+    """The characters in the order a reader sees them, and for each its index in `text` (None: unchanged).
+
+    Only a right-to-left override (U+202E, up to its PDF or the end of the line) changes the order of Latin
+    letters: `\u202etoidi na` displays as `an idiot`. Right-to-left scripts are kept in logical order, which is
+    the order they are read in; embeddings and isolates do not reorder letters of one direction.
+    """
+    if not BIDI_CONTROLS.intersection(text):
+        return text, None
+    order: list[int] = []
+    stack: list[str] = []          # open embeddings/overrides/isolates, innermost last
+    reversed_run: list[int] = []   # indices inside the outermost open RLO
+
+    def close_run():
+        order.extend(reversed(reversed_run))
+        reversed_run.clear()
+
+    for i, c in enumerate(text):
+        if c in (RLO, LRO, RLE, LRE) or c in ISOLATES:
+            stack.append(c)
+        elif c == PDF or c == PDI:
+            opener = (RLO, LRO, RLE, LRE) if c == PDF else tuple(ISOLATES)
+            while stack and stack[-1] not in opener:
+                stack.pop()   # a PDI also closes embeddings left open inside its isolate
+            if stack:
+                stack.pop()
+            if RLO not in stack:
+                close_run()
+        elif c in "\n\r\u2029":   # a paragraph ends every embedding
+            stack.clear()
+            close_run()
+            order.append(i)
+        elif RLO in stack:
+            reversed_run.append(i)
+        else:
+            order.append(i)
+    close_run()
+    return "".join(text[i] for i in order), order
 
 
 def _squeeze(word: str) -> str:
@@ -162,6 +220,7 @@ def normalize_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
 
     Runs of single letters (`f u c k`, `f.u.c.k`) are joined into one word.
     """
+    text, index = display_order(text)
     words: list[str] = []
     spans: list[tuple[int, int]] = []
     run: list[tuple[str, int, int]] = []
@@ -198,6 +257,11 @@ def normalize_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
         words.append(normalize_word(raw))
         spans.append((b, e))
     flush()
+    if index is not None:   # back to positions in the text as sent (of the word's letters, not its punctuation)
+        def original(b, e):
+            where = [index[i] for i in range(b, e) if text[i].isalnum()] or index[b:e]
+            return min(where), max(where) + 1
+        spans = [original(b, e) for b, e in spans]
     return " ".join(words), spans
 
 

@@ -25,6 +25,11 @@ def json_body(untyped_ok: bool = False):
         raise ApiError(415, f"Content-Type must be application/json (got {request.mimetype or 'none'})",
                        field="Content-Type", code="unsupported_media_type")
     raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit and len(raw) >= limit:
+        # a chunked body says no length up front: get_data stops at the limit and says nothing
+        if request.environ["wsgi.input"].read(1):
+            raise ApiError(413, f"request body larger than {limit} bytes", field="body", code="payload_too_large")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -37,6 +42,25 @@ def json_body(untyped_ok: bool = False):
                        code="invalid_json") from None
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, f"invalid JSON: {exc}", field="body", code="invalid_json") from None
+
+
+def reject_surrogates(data, where: str = "body"):
+    """400 for an unpaired UTF-16 surrogate anywhere in parsed JSON (`"\\ud800"` is valid JSON, but not text:
+    it cannot be stored, scored or logged)."""
+    stack = [(data, where)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(400, "contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape)", field=path,
+                               code="invalid_value") from None
+        elif isinstance(value, dict):
+            stack += [(k, path) for k in value] + [(v, f"{path}.{k}") for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return data
 
 
 def _check_site(site, field="site"):

@@ -70,7 +70,7 @@ def require_api_key(view):
                            field="Authorization", code="unauthorized")
         g.site = key.site
         g.api_key = key
-        from .ratelimit import check_rate_limit
-        check_rate_limit(f"key:{key.id}:{key.prefix}")  # prefix: unique across databases sharing one Redis
+        from .ratelimit import bucket_for, check_rate_limit
+        check_rate_limit(bucket_for(key))
         return view(*args, **kwargs)
     return wrapper

@@ -20,17 +20,28 @@ def _admin_app():
     return create_admin_app()
 
 
-def run_gunicorn(factory, host: str, port: int, workers: int, timeout: int = 30):
-    """Serve `factory()` with gunicorn sync workers; the bench uses the same settings for its bare baseline."""
+def run_gunicorn(factory, host: str, port: int, workers: int, timeout: int = 30, threads: int = 4,
+                 worker_class: str = "service.worker.BufferedThreadWorker"):
+    """Serve `factory()` with gunicorn; the bench uses the same settings for its bare baseline.
+
+    The default worker buffers every request whole before a thread runs the app (service/worker.py), so slow
+    or incomplete requests never hold a scoring thread; docs/deployment.md says why and what else to put in front.
+    """
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", worker_class)
+            self.cfg.set("threads", threads)
             self.cfg.set("timeout", timeout)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", os.environ.get("MODERATION_ACCESS_LOG"))
+            self.cfg.set("logger_class", "service.worker.SecretMaskingLogger")   # ?key= masked in access logs
+            # gunicorn's control socket defaults to one path per user (~/.gunicorn): two instances on a host
+            # would take over each other's; nothing here uses it
+            self.cfg.set("control_socket_disable", True)
             if os.path.isdir("/dev/shm"):
                 self.cfg.set("worker_tmp_dir", "/dev/shm")  # heartbeat file off disk
 
@@ -46,9 +57,14 @@ def run_gunicorn(factory, host: str, port: int, workers: int, timeout: int = 30)
               show_default="8000")
 @click.option("--workers", default=lambda: int(os.environ.get("MODERATION_WORKERS", "2")), type=int,
               show_default="2")
+@click.option("--threads", default=lambda: int(os.environ.get("MODERATION_THREADS", "4")), type=int,
+              show_default="4", help="request threads per worker (requests reach them only once read in full)")
 @click.option("--timeout", default=60, type=int, show_default=True,
               help="seconds before a stuck (or slow-starting) worker is killed and replaced")
-def serve(host, port, workers, timeout):
+@click.option("--worker-class", default="service.worker.BufferedThreadWorker", show_default=True,
+              help="gunicorn worker class; the default reads each request whole before a thread gets it "
+                   "(others, e.g. gthread, only behind a proxy that buffers requests: see docs/deployment.md)")
+def serve(host, port, workers, threads, timeout, worker_class):
     if not os.environ.get("MODERATION_SECRET_KEY"):
         # one key shared by all workers of this run (moderator logins survive switching workers, not restarts)
         click.echo("warning: MODERATION_SECRET_KEY not set; using a random key for this run", err=True)
@@ -65,7 +81,7 @@ def serve(host, port, workers, timeout):
     from models.encoder import prepare_onnx
     if not prepare_onnx():
         click.echo("warning: the sentence encoder runs in torch (slower); see the log for why", err=True)
-    run_gunicorn(_worker_app, host, port, workers, timeout)
+    run_gunicorn(_worker_app, host, port, workers, timeout, threads, worker_class)
 
 
 def _worker_app():

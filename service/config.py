@@ -19,12 +19,13 @@ DEFAULTS = {
     "AUTO_MIGRATE": True,         # upgrade the database schema to head in create_app.
     "ENCODER_THREADS": 1,         # `moderation serve`: encoder threads per worker (workers, not threads, scale).
     "MAX_CONTENT_LENGTH": 256 * 1024,  # bytes per request body; larger bodies get 413.
+    "REQUEST_READ_TIMEOUT": 10,   # `moderation serve`: seconds to receive a whole request, else 408 (service/worker.py)
     "MAX_TEXT_CHARS": 5000,       # longer comments are held with reason `too_long`.
     "BATCH_MAX_ITEMS": 100,       # items per POST /v1/moderate/batch.
     "RATE_LIMIT": 1200,           # requests per API key per window; 0 disables.
     "RATE_LIMIT_WINDOW": 60,      # seconds.
-    "REDIS_URL": None,
-    "METRICS_DIR": None,          # set by `moderation serve`: workers share their counters through files there            # when set, rate-limit counters live in Redis instead of the database.
+    "REDIS_URL": None,            # when set, rate-limit counters live in Redis instead of the database.
+    "METRICS_DIR": None,          # set by `moderation serve`: workers share their counters through files there
     # Thresholds: {"abusive": .., "off_topic": .., "spam": .., "sections": {section: {...}},
     #              "sites": {site: {..., "sections": {section: {...}}}}}
     # Unset values fall back to the bundle's own thresholds.
@@ -52,8 +53,15 @@ def _upper_top(d: dict) -> dict:
     return {k.upper(): v for k, v in d.items()}
 
 
+# Set but empty is a mistake (an unset variable in a compose file, say), not a wish for the default.
+NOT_EMPTY_KEYS = {"DATABASE_URL", "REDIS_URL", "BUNDLE", "CONFIG"}
+
+
 def load_config(overrides: dict | None = None, environ=None) -> dict:
     environ = os.environ if environ is None else environ
+    for key in NOT_EMPTY_KEYS:
+        if environ.get(ENV_PREFIX + key) is not None and not environ[ENV_PREFIX + key].strip():
+            raise ValueError(f"{ENV_PREFIX}{key} is set but empty; unset it to use the default")
     config = dict(DEFAULTS)
     path = environ.get(ENV_PREFIX + "CONFIG")
     if path:

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import or_, select
@@ -28,11 +29,12 @@ from werkzeug.exceptions import HTTPException
 
 from models import reasons as registry
 
-from .api import json_body
+from .api import json_body, reject_surrogates
 from .db import Article, db_session
 from .errors import ApiError, error_response
 from .moderation import moderate
 from .plaintext import html_to_text
+from .schema import is_blank
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +48,14 @@ WITHHELD = {"status": "SYSTEM_WITHHELD"}
 
 @bp.errorhandler(Exception)
 def _json_error(exc):
-    """JSON errors here too (the app's JSON error paths are /v1 ones); Coral logs the status and goes on."""
-    if isinstance(exc, ApiError):
+    """4xx errors as JSON. Anything that goes wrong on our side (the database down, a bug) answers
+    SYSTEM_WITHHELD: Coral publishes on an error, and a comment we could not judge must not go out."""
+    if isinstance(exc, ApiError) and exc.status < 500:
         return error_response(exc)
-    if isinstance(exc, HTTPException):
-        return error_response(ApiError(exc.code or 500, exc.description or exc.name))
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(ApiError(500, "internal error; the request was logged"))
+    if isinstance(exc, HTTPException) and (exc.code or 500) < 500:
+        return error_response(ApiError(exc.code, exc.description or exc.name))
+    log.exception("Coral comment withheld after an error on %s %s", request.method, request.path)
+    return jsonify(WITHHELD)
 
 
 def _utc(value) -> dt.datetime | None:
@@ -132,10 +135,17 @@ def _entry(data: dict) -> tuple[str, dict]:
     raise ApiError(401, f"{HEADER} does not verify for this site", field=HEADER, code="bad_signature")
 
 
-def _article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
-    """The registered article for Coral's story: by id (Coral's story id = the CMS article id), else by URL."""
-    if not story_id and not story_url:
-        return None
+ARTICLE_CACHE_S = 60.0       # a registered article is looked up again after this long
+ARTICLE_CACHE_MAX = 10_000
+DB_RETRY_AFTER_S = 5.0       # after a failed lookup, articles come from the cache alone for this long
+
+
+def _cache() -> dict:
+    """Per app (and so per process): {"articles": {(site, story id, url): (looked up at, article)}, "down_until"}."""
+    return current_app.extensions.setdefault("coral_articles", {"articles": {}, "down_until": 0.0})
+
+
+def _lookup_article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
     rows = db_session().scalars(select(Article).where(
         Article.site == site,
         or_(Article.article_id == story_id, Article.url == story_url) if story_url else
@@ -143,7 +153,35 @@ def _article(site: str, story_id: str | None, story_url: str | None) -> dict | N
     if not rows:
         return {"id": story_id} if story_id else None
     row = next((r for r in rows if r.article_id == story_id), rows[0])
-    return {"id": row.article_id, "title": row.title, "body": row.body, "section": row.section}
+    return {"id": row.article_id, "title": row.title, "body": row.body, "section": row.section,
+            "_embeddings": row.embeddings}
+
+
+def _article(site: str, story_id: str | None, story_url: str | None) -> dict | None:
+    """The registered article for Coral's story: by id (Coral's story id = the CMS article id), else by URL.
+    Cached per process, so that Coral's 200 ms budget is not spent on the database, and so that while the
+    database is down the comment is still judged against its article (or against nothing: the text alone)."""
+    if not story_id and not story_url:
+        return None
+    key, cache = (site, story_id, story_url), _cache()
+    cached = cache["articles"].get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < ARTICLE_CACHE_S:
+        return cached[1]
+    if now >= cache["down_until"]:
+        try:
+            article = _lookup_article(site, story_id, story_url)
+        except Exception as exc:  # noqa: BLE001 - the database is down or slow: judge without it
+            log.warning("Coral: article lookup failed (%s); scoring against %s", exc.__class__.__name__,
+                        "the cached article" if cached else "the comment text alone")
+            cache["down_until"] = now + DB_RETRY_AFTER_S
+            db_session().rollback()
+        else:
+            if len(cache["articles"]) >= ARTICLE_CACHE_MAX:
+                cache["articles"].clear()
+            cache["articles"][key] = (now, article)
+            return article
+    return cached[1] if cached else ({"id": story_id} if story_id else None)
 
 
 def _hold_answer(reasons: list[str], style: str) -> dict:
@@ -161,6 +199,7 @@ def coral_moderate():
     data = json_body()
     if not isinstance(data, dict):
         raise ApiError(400, "must be a JSON object", field="body", code="wrong_type")
+    reject_surrogates(data)
     key, entry = _entry(data)
     if not signature_valid(request.headers.get(HEADER), request.get_data(cache=True),
                            active_secrets(entry, dt.datetime.now(dt.timezone.utc))):
@@ -170,8 +209,8 @@ def coral_moderate():
     text = html_to_text(_field(data, "comment.body"))
     if "\x00" in text:
         raise ApiError(400, "must not contain NUL characters", field="comment.body", code="invalid_value")
-    if not text.strip():
-        # a media-only comment (image, GIF, embed): empty text scores nothing, so it publishes as Coral's phases do
+    if is_blank(text):
+        # a media-only comment (image, GIF, embed): no visible text scores nothing, so it publishes as Coral does
         log.info("Coral comment for %r with no text (media only): published", key)
         return "", 204
     site = entry.get("site") or key
@@ -185,7 +224,7 @@ def coral_moderate():
     # a language we cannot score publishes (noted language_unscored) unless the site's policy holds it: what Coral
     # does when its own Perspective phase gets Google's 400 for that language
     result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)),
-                      language_default="publish")
+                      language_default="publish", lookup_articles=False)
 
     if result["decision"] == "publish":
         return "", 204

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import (JSON, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint, create_engine, event,
-                        make_url)
+from sqlalchemy import (JSON, DateTime, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+                        create_engine, event, make_url)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,6 +23,25 @@ def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as UTC and read back aware. SQLite keeps no offset (it would store 12:00+02:00 as
+    12:00, read back as 12:00 UTC), so every value is converted to UTC first; PostgreSQL does the same itself."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -40,7 +59,7 @@ class Article(Base):
     body: Mapped[str | None] = mapped_column(Text)
     section: Mapped[str | None] = mapped_column(String(255))
     url: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # the encoder's output for title and body (models.Bundle.article_embeddings), computed on PUT so that no
     # worker runs the encoder on the article when its comments arrive; tagged with the text it was made from
     embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -57,8 +76,8 @@ class Comment(Base):
     author_id: Mapped[str | None] = mapped_column(String(255))
     parent_id: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     scores: Mapped[dict] = mapped_column(JSON, default=dict)
     spans: Mapped[list] = mapped_column(JSON, default=list)
     decision: Mapped[str] = mapped_column(String(16))             # publish | hold (the model's answer)
@@ -66,7 +85,7 @@ class Comment(Base):
     model_version: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), index=True)   # published | held | approved | rejected | analyzed
     callback_url: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class ApiKey(Base):
@@ -77,8 +96,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(255))
     key_hash: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class RateCounter(Base):
@@ -111,7 +130,9 @@ def make_engine(url: str):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # connect_timeout: while the database is unreachable, a request fails (503) in seconds, not minutes
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                               connect_args={"connect_timeout": 3})
     return engine
 
 

@@ -22,6 +22,20 @@ class ApiError(Exception):
         return {"error": {"status": self.status, "code": self.code, "message": self.message, "field": self.field}}
 
 
+RETRY_AFTER_S = 5   # what a 503 tells the client to wait when a dependency (the database) is down
+
+
+def unavailable(exc: BaseException) -> ApiError | None:
+    """A 503 with Retry-After when `exc` means the database cannot be reached (not for a bad query)."""
+    from sqlalchemy import exc as sa_exc
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                        sa_exc.DisconnectionError)):
+        err = ApiError(503, "the database is unavailable; try again shortly", code="unavailable")
+        err.headers = {"Retry-After": str(RETRY_AFTER_S)}
+        return err
+    return None
+
+
 def _default_code(status: int) -> str:
     return {
         400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
@@ -59,6 +73,12 @@ def init_app(app):
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc):
+        down = unavailable(exc)
+        if down is not None:
+            log.error("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+            if _wants_json():
+                return error_response(down, down.headers)
+            return "The service is unavailable; try again shortly.", 503, {"Retry-After": str(RETRY_AFTER_S)}
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not _wants_json():
             return InternalServerError(original_exception=exc)

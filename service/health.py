@@ -141,7 +141,14 @@ def readyz():
     except Exception as exc:  # noqa: BLE001
         checks["database"] = {"ok": False, "error": exc.__class__.__name__}
         ready = False
-    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+    degraded = False
+    if current_app.config.get("REDIS_URL"):
+        # without Redis the rate limit counts in the database: still ready, but say so
+        from .ratelimit import redis_state
+        checks["redis"] = redis_state(current_app.config["REDIS_URL"])
+        degraded = not checks["redis"]["ok"]
+    status = ("degraded" if degraded else "ready") if ready else "not ready"
+    return jsonify({"status": status, "checks": checks}), 200 if ready else 503
 
 
 @bp.get("/metrics")

@@ -11,10 +11,11 @@ from flask import current_app
 from sqlalchemy import select
 
 import models
+from models.reasons import MODEL_ERROR
 from sqlalchemy.exc import IntegrityError
 
 from .db import Article, Comment, db_session
-from .errors import ApiError
+from .schema import parse_datetime
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,11 @@ def init_app(app):
 
 
 def _parse_time(value, field: str):
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    return parse_datetime(str(value), field)  # in UTC, so that SQLite keeps the instant (it drops offsets)
 
 
 def _as_id(value):
@@ -192,40 +191,63 @@ def _store(session, site, comment, article_id, result, callback_url, queue=True)
     return row
 
 
+def _rescore_stored(session, row: Comment, result: dict):
+    """A comment held only because the model failed, and not yet reviewed, takes the new model answer."""
+    if MODEL_ERROR in result["reasons"]:
+        return row
+    row.scores, row.spans, row.decision = result["scores"], result["spans"], result["decision"]
+    row.reasons, row.model_version = result["reasons"], result["model_version"]
+    row.status = "published" if result["decision"] == "publish" else "held"
+    session.commit()
+    return row
+
+
+def _awaits_rescore(row: Comment) -> bool:
+    return MODEL_ERROR in (row.reasons or []) and row.status == "held"
+
+
 def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bool = True,
-                  language_default: str | None = None) -> list[dict]:
+                  language_default: str | None = None, lookup_articles: bool = True) -> list[dict]:
     """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each.
-    queue=False: stored as "analyzed" (a score lookup, e.g. a Perspective analyze call), never in the review queue."""
+    queue=False: stored as "analyzed" (a score lookup, e.g. a Perspective analyze call), never in the review queue.
+    store=False with lookup_articles=False touches no database (Coral's path: it resolves its article itself)."""
     session = db_session()
     out: list = [None] * len(items)
     todo = []
     for i, item in enumerate(items):
         comment = item["comment"]
         _parse_time(comment.get("created_at"), "comment.created_at")  # reject bad input before scoring
+        existing = None
         if store:
-            row = session.scalar(select(Comment).where(Comment.site == site,
-                                                       Comment.comment_id == _as_id(comment["id"])))
-            if row is not None:
-                out[i] = response_from_row(row)
+            existing = session.scalar(select(Comment).where(Comment.site == site,
+                                                            Comment.comment_id == _as_id(comment["id"])))
+            if existing is not None and not _awaits_rescore(existing):
+                out[i] = response_from_row(existing)
                 continue
-        article_id, article = _resolve_article(session, site, item.get("article"))
-        todo.append((i, comment, article_id, article, item.get("callback_url")))
+        if lookup_articles:
+            article_id, article = _resolve_article(session, site, item.get("article"))
+        else:
+            article = dict(item.get("article") or {})
+            article_id = _as_id(article.get("id"))
+        todo.append((i, comment, article_id, article, item.get("callback_url"), existing))
 
     if todo:
         bundle = None
         try:
             bundle = get_bundle()
-            scores = _score_all(bundle, [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, _ in todo])
+            scores = _score_all(bundle, [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, _, _ in todo])
         except Exception as exc:  # noqa: BLE001 - fail closed
             scores = [exc] * len(todo)
-        for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
+        for (i, comment, article_id, article, callback_url, existing), score in zip(todo, scores):
             try:
                 result = _decide(bundle, None if isinstance(score, Exception) else score, site,
                                  article.get("section"), comment["text"], language_default)
             except Exception:  # noqa: BLE001 - a broken policy holds, as a model failure does
                 log.exception("policy failed")
                 result = _decide(bundle, None, site, None, comment["text"])
-            if store:
+            if existing is not None:
+                out[i] = response_from_row(_rescore_stored(session, existing, result))
+            elif store:
                 out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url, queue))
             else:
                 out[i] = {"comment_id": _as_id(comment["id"]), **result}
@@ -233,7 +255,9 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
 
 
 def moderate(site: str, comment: dict, article: dict | None = None, *, store: bool = True,
-             callback_url: str | None = None, queue: bool = True, language_default: str | None = None) -> dict:
+             callback_url: str | None = None, queue: bool = True, language_default: str | None = None,
+             lookup_articles: bool = True) -> dict:
     """One comment -> the /v1/moderate response body. Idempotent on (site, comment id) when storing."""
     return moderate_many(site, [{"comment": comment, "article": article, "callback_url": callback_url}],
-                         store=store, queue=queue, language_default=language_default)[0]
+                         store=store, queue=queue, language_default=language_default,
+                         lookup_articles=lookup_articles)[0]

@@ -42,7 +42,8 @@ def _json(ref):
 def _errors(*codes):
     text = {400: "invalid input (the error names the field)", 401: "missing or invalid API key",
             403: "site does not match the key", 404: "not found", 413: "body too large",
-            415: "Content-Type is not application/json", 429: "rate limited (see Retry-After)"}
+            415: "Content-Type is not application/json", 429: "rate limited (see Retry-After)",
+            503: "the database is unavailable (see Retry-After)"}
     return {str(c): {"description": text[c], "content": _json("Error")} for c in codes}
 
 
@@ -69,9 +70,10 @@ def _result() -> dict:
 
 def _core_document() -> dict:
     max_items = int(current_app.config["BATCH_MAX_ITEMS"])
-    write = (400, 401, 403, 413, 415, 429)
+    write = (400, 401, 403, 413, 415, 429, 503)
     path_id = lambda name: {"name": name, "in": "path", "required": True,  # noqa: E731
-                            "schema": {"type": "string", "maxLength": 255}}
+                            "description": "1 to 255 characters; longer ids get 400",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Comment moderation API", "version": "1",
@@ -109,12 +111,12 @@ def _core_document() -> dict:
                                       **_errors(*write)}},
                 "get": {"summary": "A registered article", "parameters": [path_id("article_id")],
                         "responses": {"200": {"description": "the article", "content": _json("Article")},
-                                      **_errors(401, 404, 429)}}},
+                                      **_errors(400, 401, 404, 429, 503)}}},
             "/v1/comments/{comment_id}": {"get": {
                 "summary": "A comment's current state (published, held, approved, rejected)",
                 "parameters": [path_id("comment_id")],
                 "responses": {"200": {"description": "the state", "content": _json("CommentState")},
-                              **_errors(401, 404, 429)}}},
+                              **_errors(400, 401, 404, 429, 503)}}},
             "/healthz": {"get": {"summary": "Process is up", "security": [],
                                  "responses": {"200": {"description": "up"}}}},
             "/readyz": {"get": {"summary": "Bundle loaded and database reachable", "security": [],

@@ -19,13 +19,14 @@ from werkzeug.exceptions import HTTPException
 
 from models import reasons as registry
 
-from .api import json_body
+from .api import json_body, reject_surrogates
 from .auth import verify_api_key
 from .db import Article, Comment, db_session
-from .errors import ApiError
+from .errors import ApiError, unavailable
 from .moderation import BundleUnavailable, get_bundle, moderate
 from .plaintext import html_to_text
-from .ratelimit import check_rate_limit
+from .ratelimit import bucket_for, check_rate_limit
+from .schema import is_blank
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def _details(exc, code: int) -> list:
 def google_error(exc):
     """Every error of this blueprint in Google's shape, including those raised by shared code (JSON, rate limit)."""
     headers = None
+    exc = unavailable(exc) or exc
     if isinstance(exc, ApiError):
         code, message, headers = exc.status, exc.message, getattr(exc, "headers", None)
         if exc.field and exc.field not in message:
@@ -111,7 +113,7 @@ def _authenticate() -> str:
     if key is None:
         raise PerspectiveError(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
     g.site, g.api_key = key.site, key
-    check_rate_limit(f"key:{key.id}")
+    check_rate_limit(bucket_for(key))  # the same bucket as the key's /v1 requests
     return key.site
 
 
@@ -119,7 +121,7 @@ def _body() -> dict:
     data = json_body(untyped_ok=True)
     if not isinstance(data, dict):
         raise _bad("Invalid JSON payload received. The request body must be a JSON object.")
-    return data
+    return reject_surrogates(data, "request")
 
 
 TEXT_TYPES = ("PLAIN_TEXT", "HTML", "TEXT_TYPE_UNSPECIFIED")   # unspecified: plain text, as Google reads it
@@ -141,7 +143,7 @@ def _text_of(entry, where: str) -> str:
 
 def _comment_text(data: dict) -> str:
     text = _text_of(data.get("comment"), "comment")
-    if not text.strip():
+    if is_blank(text):
         raise _bad("Comment must be non-empty.", "COMMENT_EMPTY")
     return text
 

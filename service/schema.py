@@ -1,9 +1,34 @@
 """Request schemas as data: the same definitions validate requests and generate the OpenAPI document."""
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field as dc_field
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from .errors import ApiError
+
+# Every store must read back what it accepted: Python's datetime ends at years 1 and 9999, and PostgreSQL hands
+# a timestamptz back in the session's time zone (up to 14 h away). A written year from 1900 to 9998 keeps every
+# instant (offsets are under 24 h) well inside both; JSON Schema can say it too (DATETIME_PATTERN).
+MIN_YEAR, MAX_YEAR = 1900, 9998
+DATETIME_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+
+
+def parse_datetime(value: str, name: str) -> dt.datetime:
+    """ISO 8601 -> an aware datetime in UTC (no offset means UTC); 400 for a year outside MIN_YEAR..MAX_YEAR."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=name,
+                       code="invalid_value") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ApiError(400, f"out of range: the year must be from {MIN_YEAR} to {MAX_YEAR}", field=name,
+                       code="invalid_value")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+ID_MIN, ID_MAX = -(2 ** 63), 2 ** 63 - 1   # integer ids: what a CMS's 64-bit key can be
 
 
 @dataclass
@@ -15,6 +40,14 @@ class Field:
     fields: dict | None = None     # object: its Fields; array: the item object's Fields
     example: object = None
     extra: dict = dc_field(default_factory=dict)
+    nullable: bool = False         # null means "not given"; otherwise an explicit null is a 400
+
+
+def is_blank(text: str) -> bool:
+    """Whitespace and invisible characters only (models.normalize, imported on first use: importing `models`
+    loads the ML stack, which admin commands do not need)."""
+    from models.normalize import is_blank as blank
+    return blank(text)
 
 
 def _check_string(value, name):
@@ -42,8 +75,12 @@ def check(spec: Field, value, name: str):
             raise ApiError(400, f"at most {spec.max_length} items", field=name, code="too_many")
         return value  # items are validated one by one by the caller (each item may fail on its own)
     if spec.kind == "id":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)   # 5.0 is an integer in JSON Schema's sense
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ApiError(400, "must be a string or an integer", field=name, code="wrong_type")
+        if isinstance(value, int) and not ID_MIN <= value <= ID_MAX:
+            raise ApiError(400, f"an integer id must be from {ID_MIN} to {ID_MAX}", field=name, code="too_long")
         value = _check_string(str(value), name)
         if not value.strip():
             raise ApiError(400, "must not be empty", field=name, code="empty")
@@ -51,19 +88,32 @@ def check(spec: Field, value, name: str):
         value = _check_string(value, name)
     if spec.max_length and len(value) > spec.max_length:
         raise ApiError(400, f"longer than {spec.max_length} characters", field=name, code="too_long")
-    if spec.kind == "text" and not value.strip():
-        raise ApiError(400, "must not be empty or whitespace only", field=name, code="empty")
+    if spec.kind == "text" and is_blank(value):
+        raise ApiError(400, "must not be empty, whitespace or invisible characters only", field=name, code="empty")
     if spec.kind == "datetime":
-        try:
-            dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError(400, "not an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)", field=name,
-                           code="invalid_value") from None
+        parse_datetime(value, name)
     if spec.kind == "url":
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ApiError(400, "must be an absolute http(s) URL", field=name, code="invalid_value")
+        problem = url_problem(value)
+        if problem:
+            raise ApiError(400, problem, field=name, code="invalid_value")
     return value
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an absolute http(s) URL without credentials, or None when it is one."""
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        return "must not contain spaces or control characters"
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        host = parsed.hostname
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if parsed.scheme not in ("http", "https") or not host:
+        return "must be an absolute http(s) URL"
+    if parsed.username is not None or parsed.password is not None or "@" in parsed.netloc:
+        return "must not contain a user name or password"
+    return None
 
 
 def validate(data, fields: dict, prefix: str = "") -> dict:
@@ -79,6 +129,9 @@ def validate(data, fields: dict, prefix: str = "") -> dict:
     for name, spec in fields.items():
         value = data.get(name)
         if value is None:
+            if name in data and not spec.nullable:
+                raise ApiError(400, "must not be null (leave the field out instead)", field=_join(prefix, name),
+                               code="wrong_type")
             if spec.required:
                 raise ApiError(400, "required field is missing", field=_join(prefix, name), code="missing_field")
             continue
@@ -111,17 +164,23 @@ def _field_schema(spec: Field) -> dict:
         if spec.max_length:
             schema["maxItems"] = spec.max_length
     elif spec.kind == "id":
-        schema = {"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]}
+        schema = {"oneOf": [{"type": "string", "minLength": 1, "pattern": r"\S"},
+                            {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}]}
     else:
         schema = {"type": "string"}
         if spec.kind == "text":
             schema["minLength"] = 1
+            schema["pattern"] = r"\S"   # not whitespace only (nor invisible characters only)
         if spec.kind == "datetime":
             schema["format"] = "date-time"
+            schema["pattern"] = DATETIME_PATTERN
         if spec.kind == "url":
             schema["format"] = "uri"
     if spec.max_length and spec.kind not in ("object", "array", "id"):
         schema["maxLength"] = spec.max_length
+    if spec.nullable:
+        schema = {"oneOf": [*schema.pop("oneOf"), {"type": "null"}], **schema} if "oneOf" in schema else \
+            {**schema, "type": [schema["type"], "null"]}
     if spec.description:
         schema["description"] = spec.description
     if spec.example is not None:
@@ -135,15 +194,18 @@ COMMENT = {
                 example="c-1001"),
     "text": Field("text", True, "the comment as the reader wrote it", max_length=None,
                   example="Thanks, this explains the new bus timetable well."),
-    "author_id": Field("id", description="the CMS's author id"),
-    "parent_id": Field("id", description="the comment this one replies to"),
-    "created_at": Field("datetime", description="when the reader posted it (ISO 8601)"),
+    "author_id": Field("id", description="the CMS's author id", nullable=True),
+    "parent_id": Field("id", description="the comment this one replies to", nullable=True),
+    "created_at": Field("datetime", description="when the reader posted it (ISO 8601, years 1900 to 9998)",
+                        nullable=True),
 }
 ARTICLE_FIELDS = {
-    "title": Field("string", description="headline", max_length=2000),
-    "body": Field("string", description="article text (the first part is enough)", max_length=None),
-    "section": Field("string", description="site section; selects per-section thresholds", example="politics"),
-    "url": Field("url", max_length=2000),
+    "title": Field("string", description="headline", max_length=2000, nullable=True),
+    "body": Field("string", description="article text (the first part is enough)", max_length=None, nullable=True),
+    "section": Field("string", description="site section; selects per-section thresholds", example="politics",
+                     nullable=True),
+    "url": Field("url", description="http(s), no user name or password; leave it out when unknown",
+                 max_length=2000),
 }
 ARTICLE = {"id": Field("id", True, "the CMS's article id; title/body may be omitted when it was registered "
                                    "with PUT /v1/articles/{id}", example="a-17"), **ARTICLE_FIELDS}
@@ -151,7 +213,10 @@ MODERATE = {
     "comment": Field("object", True, fields=COMMENT),
     "article": Field("object", True, fields=ARTICLE),
     "site": Field("string", description="must equal the API key's site when given"),
-    "callback_url": Field("url", description="where a moderator's later decision is posted", max_length=2000),
+    "callback_url": Field("url", description="where a moderator's later decision is posted: http(s), no user "
+                                             "name or password; it must resolve to a public address unless the "
+                                             "site's WEBHOOK_ALLOW_HOSTS names its host", max_length=2000,
+                          nullable=True),
 }
 
 

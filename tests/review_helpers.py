@@ -28,7 +28,7 @@ def review_config(tmp_path, **extra) -> dict:
     """An app without the model bundle: review tests store held comments directly."""
     return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/review.db", "SECRET_KEY": "test-secret",
             "RATE_LIMIT": 0, "LOAD_BUNDLE_AT_START": False, "REVIEW_SECURE_COOKIES": False,
-            "WEBHOOK_SECRETS": {"*": [SECRET]}, **extra}
+            "WEBHOOK_SECRETS": {"*": [SECRET]}, "WEBHOOK_ALLOW_HOSTS": {"*": ["127.0.0.1"]}, **extra}
 
 
 def add_user(app, username, role="moderator", password=PASSWORD):

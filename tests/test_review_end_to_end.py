@@ -16,7 +16,8 @@ TEXT = "You are a stupid worthless idiot, shut up."
 
 @pytest.fixture
 def app(app_config):
-    app = create_app({**app_config, "REVIEW_SECURE_COOKIES": False, "WEBHOOK_SECRETS": {"*": [SECRET]}})
+    app = create_app({**app_config, "REVIEW_SECURE_COOKIES": False, "WEBHOOK_SECRETS": {"*": [SECRET]},
+                      "WEBHOOK_ALLOW_HOSTS": {"*": ["127.0.0.1"]}})   # the test CMS listens on loopback
     yield app
     app.extensions["db"]["engine"].dispose()
 

@@ -76,7 +76,7 @@ def test_every_decision_arrives_exactly_once_through_downtime_and_a_restart(app,
     assert deliver(app, clock) == {"delivered": 0, "retry": 4, "failed": 0}
     with app.app_context():
         items = db_session().scalars(select(OutboxItem)).all()
-        assert {i.attempts for i in items} == {1} and all("Connection" in i.last_error for i in items)
+        assert {i.attempts for i in items} == {1} and all("no answer" in i.last_error for i in items)
         assert {i.next_attempt_at for i in items} == {clock + 5}
     assert deliver(app, clock + 4)["retry"] == 0     # not due yet
 
@@ -160,6 +160,7 @@ def test_webhooks_run_once_command_delivers(app, app_config, monkeypatch):
     app.extensions["db"]["engine"].dispose()
     monkeypatch.setenv("MODERATION_DATABASE_URL", app_config["DATABASE_URL"])
     monkeypatch.setenv("MODERATION_WEBHOOK_SECRETS", json.dumps({"*": [SECRET]}))
+    monkeypatch.setenv("MODERATION_WEBHOOK_ALLOW_HOSTS", json.dumps({"test-site": ["127.0.0.1"]}))
     receiver = Receiver(port)
     try:
         from service.cli import main
@@ -215,7 +216,7 @@ def test_redirects_and_non_http_urls_are_not_deliveries():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/hook"
-        assert outbox.http_post(url, b"{}", {}, 5.0) == "HTTP 302"
+        assert outbox.http_post(url, b"{}", {}, 5.0, {"127.0.0.1"}) == "HTTP 302"
     finally:
         server.shutdown()
         server.server_close()

@@ -10,12 +10,16 @@ import random
 import re
 from functools import lru_cache
 
-METHODS = ("leetspeak", "spacing", "masking", "repeat", "zero_width", "homoglyph", "mixed")
+METHODS = ("leetspeak", "spacing", "masking", "repeat", "zero_width", "homoglyph", "bidi", "invisible", "mixed")
 
 _LEET = {"a": "4@", "e": "3", "i": "1!", "o": "0", "s": "5$", "t": "7+", "l": "1|", "g": "9", "b": "8"}
 _HOMOGLYPH = {"a": "аɑα", "c": "сϲ", "e": "еє", "i": "іι", "o": "оοσ", "p": "рρ", "s": "ѕ", "x": "хχ",
               "y": "уү", "k": "кκ", "h": "һ", "j": "ј", "d": "ԁ", "n": "ո", "u": "υ"}
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060"
+# Other characters that show nothing: soft hyphen, invisible math operators, combining grapheme joiner,
+# a variation selector, a tag character, the Hangul filler.
+_INVISIBLE = "\u00ad\u2061\u2062\u2063\u2064\u034f\ufe0f\U000e0041\u3164"
+_RLO, _PDF = "\u202e", "\u202c"
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -54,13 +58,23 @@ def _zero_width(word, rng):
     return "".join(c + (rng.choice(_ZERO_WIDTH) if k < len(word) - 1 else "") for k, c in enumerate(word))
 
 
+def _bidi(word, rng):
+    """Typed backwards inside a right-to-left override, closed by PDF: displays as the word. (Left open, the
+    override would also reverse the rest of the line.)"""
+    return _RLO + word[::-1] + _PDF
+
+
+def _invisible(word, rng):
+    return "".join(c + (rng.choice(_INVISIBLE) if k < len(word) - 1 else "") for k, c in enumerate(word))
+
+
 def _homoglyph(word, rng):
     out = [rng.choice(_HOMOGLYPH[c]) if c in _HOMOGLYPH and rng.random() < 0.6 else c for c in word]
     return "".join(out)
 
 
 _METHODS = {"leetspeak": _leetspeak, "spacing": _spacing, "masking": _masking, "repeat": _repeat,
-            "zero_width": _zero_width, "homoglyph": _homoglyph}
+            "zero_width": _zero_width, "homoglyph": _homoglyph, "bidi": _bidi, "invisible": _invisible}
 
 
 def target_words(text: str, max_words: int = 2) -> list[tuple[int, int]]:

@@ -8,13 +8,15 @@ schedules the next attempt after BASE * 2**(attempts-1) seconds, capped at WEBHO
 sent again only when no 2xx was recorded for it; the `Idempotency-Key` header (the same on every attempt) lets
 the receiver drop the rare duplicate (a crash between the receiver's 2xx and our commit).
 """
+import http.client
+import ipaddress
 import json
 import logging
+import socket
+import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 from sqlalchemy import select, update
@@ -37,6 +39,9 @@ DEFAULTS = {
     "WEBHOOK_TIMEOUT": 10.0,          # seconds per POST
     "WEBHOOK_WORKER_THREAD": False,   # start a delivery thread in every app process
     "WEBHOOK_POLL_INTERVAL": 2.0,     # seconds between polls of the outbox
+    # {site: [host, ...]} or {"*": [...]}: callback hosts allowed to resolve to loopback/private/link-local
+    # addresses (a CMS on the internal network). Every other callback must resolve to a public address.
+    "WEBHOOK_ALLOW_HOSTS": {},
 }
 LEASE_S = 120.0   # a claimed row is not re-claimed for this long (a worker that dies mid-POST frees it after)
 
@@ -64,28 +69,95 @@ def enqueue(session, config, comment, payload: dict) -> OutboxItem | None:
     return item
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is not a delivery (urllib would follow it with a GET and report that GET's 200)."""
+def allowed_hosts(config, site: str) -> set[str]:
+    """Host names this site's webhooks may send to although they resolve to a non-public address."""
+    hosts = config.get("WEBHOOK_ALLOW_HOSTS") or {}
+    names = []
+    for key in ("*", site):
+        value = hosts.get(key) or []
+        names += [value] if isinstance(value, str) else list(value)
+    return {str(n).strip("[]").lower() for n in names}
 
-    def redirect_request(self, *args, **kwargs):
-        return None
+
+def public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """False for loopback, private, link-local (cloud metadata: 169.254.169.254), shared, reserved, multicast."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, not to whatever the name resolves to a moment later."""
+
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-def http_post(url: str, body: bytes, headers: dict, timeout: float) -> str | None:
-    """POST; None on a 2xx answer, else a short description of what went wrong."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        return f"callback URL must be http or https: {url[:200]!r}"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the certificate names the host
+
+
+class Undeliverable(ValueError):
+    """A callback URL that can never be delivered to (not http(s), malformed): the row fails at once."""
+
+
+def resolve(url: str, allow: set[str] = frozenset()) -> tuple[urllib.parse.SplitResult, list[str]]:
+    """(parsed URL, the addresses to try, in order); ValueError saying why not. Addresses that are not public
+    are refused unless the URL's host name is in `allow`."""
+    problem = _permanent_problem(url)
+    if problem:
+        raise Undeliverable(problem)
+    parsed = urllib.parse.urlsplit(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            return None if 200 <= response.status < 300 else f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
+        infos = socket.getaddrinfo(parsed.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ValueError("callback host name does not resolve") from None
+    addresses = [info[4][0] for info in infos]
+    if parsed.hostname not in allow:
+        addresses = [a for a in addresses if public_address(ipaddress.ip_address(a.split("%")[0]))]
+        if not addresses:
+            raise ValueError("callback host is not a public address (loopback, private, link-local or metadata "
+                             "addresses need WEBHOOK_ALLOW_HOSTS)")
+    return parsed, list(dict.fromkeys(addresses))
+
+
+def http_post(url: str, body: bytes, headers: dict, timeout: float, allow: set[str] = frozenset()) -> str | None:
+    """POST; None on a 2xx answer, else a short description of what went wrong. A redirect is not a delivery
+    (it is not followed). Connection errors all read the same, so the message tells nothing about a port."""
+    try:
+        parsed, addresses = resolve(url, allow)
+    except ValueError as exc:
+        return str(exc)
+    kind = _PinnedHTTPSConnection if parsed.scheme == "https" else _PinnedHTTPConnection
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+    for address in addresses:   # e.g. ::1, then 127.0.0.1 for an allowed `localhost`
+        conn = kind(parsed.hostname, port, address, timeout)
+        try:
+            conn.connect()
+        except OSError:
+            conn.close()
+            continue
+        try:
+            conn.request("POST", path, body=body, headers=headers)
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            break
+        finally:
+            conn.close()
+        return None if 200 <= status < 300 else f"HTTP {status}"
+    return "no answer from the callback URL (connection failed, timed out or broke off)"
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -114,19 +186,29 @@ def deliver_due(session, config, *, now: float | None = None, post=http_post, li
         session.refresh(item)
         item.attempts += 1
         secrets = secrets_for(config, item.site)
+        permanent = False
         if not secrets:
             error = f"no webhook secret configured for site {item.site!r} (WEBHOOK_SECRETS)"
         else:
             body = item.body.encode()
             headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: item.event_id,
                        SIGNATURE_HEADER: sign(body, secrets), "User-Agent": "comment-moderation"}
-            error = post(item.url, body, headers, float(config.get("WEBHOOK_TIMEOUT", 10.0)))
+            try:
+                problem = _permanent_problem(item.url)
+                if problem:
+                    error, permanent = problem, True
+                else:
+                    error = _post(post, item.url, body, headers, float(config.get("WEBHOOK_TIMEOUT", 10.0)),
+                                  allowed_hosts(config, item.site))
+            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others (nor the runner)
+                log.exception("webhook %s could not be sent", item.event_id)
+                error = f"delivery failed: {type(exc).__name__}"
         if error is None:
             item.status, item.delivered_at, item.last_error = "delivered", utcnow(), None
             counts["delivered"] += 1
         else:
             item.last_error = error
-            if item.attempts >= int(config.get("WEBHOOK_MAX_ATTEMPTS", 50)):
+            if permanent or item.attempts >= int(config.get("WEBHOOK_MAX_ATTEMPTS", 50)):
                 item.status = "failed"
                 counts["failed"] += 1
                 log.error("webhook %s to %s given up after %d attempts: %s", item.event_id, item.url,
@@ -137,6 +219,22 @@ def deliver_due(session, config, *, now: float | None = None, post=http_post, li
                 counts["retry"] += 1
         session.commit()
     return counts
+
+
+def _permanent_problem(url: str) -> str | None:
+    """The URL can never be delivered to (stored before intake checked it, or configured so)."""
+    from service.schema import url_problem
+    problem = url_problem(url)
+    if problem == "must be an absolute http(s) URL":
+        return f"callback URL must be http or https: {url[:200]!r}"
+    return f"invalid callback URL: {problem}" if problem else None
+
+
+def _post(post, url, body, headers, timeout, allow):
+    """`post` may be a test double taking the first four arguments only."""
+    if post is http_post:
+        return post(url, body, headers, timeout, allow)
+    return post(url, body, headers, timeout)
 
 
 def run_worker(app, stop: threading.Event | None = None):
