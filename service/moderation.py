@@ -61,6 +61,8 @@ def _warm_up(bundle):
 
 
 def init_app(app):
+    from . import deadline
+    deadline.init_app(app)
     app.extensions["moderation"] = {"bundle": app.config.get("BUNDLE_INSTANCE")}
     if app.config.get("LOAD_BUNDLE_AT_START") and app.extensions["moderation"]["bundle"] is None:
         with app.app_context():
@@ -89,6 +91,8 @@ def response_from_row(row: Comment) -> dict:
             "scores": dict(row.scores or {}), "spans": list(row.spans or []), "model_version": row.model_version}
     if row.decision == "hold":
         body["review_id"] = row.id
+    if (row.model_version or "").endswith("+fast"):  # answered by the fast path, the full model not yet stored
+        body["degraded"] = True
     return body
 
 
@@ -158,13 +162,18 @@ def _decide(bundle, score, site: str, section, text: str) -> dict:
     """The response body for one scored comment (score=None: the model could not score it)."""
     thresholds = {} if score is None else models.thresholds_for(
         current_app.config.get("POLICY"), getattr(bundle, "thresholds", {}), site, section)
+    if hasattr(score, "adjust_thresholds"):  # the fast path decides with lowered thresholds (service.deadline)
+        thresholds = score.adjust_thresholds(thresholds)
     verdict = models.decide(score, thresholds, length=len(text), max_chars=_max_chars())
     scores = {} if score is None else {**score.head_scores(), **(score.sub_scores or {})}
-    return {"decision": verdict.decision, "reasons": verdict.reasons,
+    body = {"decision": verdict.decision, "reasons": verdict.reasons,
             "scores": {k: round(float(v), 6) for k, v in scores.items()},
             "spans": [] if score is None else list(score.spans or []),
             "model_version": (score.model_version if score is not None else None)
             or getattr(bundle, "version", None) or "unavailable"}
+    if getattr(score, "degraded", False):
+        body["degraded"] = True
+    return body
 
 
 def _store(session, site, comment, article_id, result, callback_url):
@@ -188,8 +197,9 @@ def _store(session, site, comment, article_id, result, callback_url):
     return row
 
 
-def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[dict]:
-    """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each."""
+def moderate_many(site: str, items: list[dict], *, store: bool = True, deadline: float | None = None) -> list[dict]:
+    """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each.
+    deadline: time.monotonic() by which to answer; past it the fast path answers (service.deadline)."""
     session = db_session()
     out: list = [None] * len(items)
     todo = []
@@ -206,10 +216,15 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
         todo.append((i, comment, article_id, article, item.get("callback_url")))
 
     if todo:
-        bundle = None
+        bundle, late = None, None
         try:
             bundle = get_bundle()
-            scores = _score_all(bundle, [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, _ in todo])
+            pairs = [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, _ in todo]
+            if deadline is None:
+                scores = _score_all(bundle, pairs)
+            else:
+                from .deadline import score_by
+                scores, late = score_by(deadline, bundle, pairs, _score_all)
         except Exception as exc:  # noqa: BLE001 - fail closed
             scores = [exc] * len(todo)
         for (i, comment, article_id, article, callback_url), score in zip(todo, scores):
@@ -223,11 +238,14 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
                 out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url))
             else:
                 out[i] = {"comment_id": _as_id(comment["id"]), **result}
+        if late is not None:  # answered degraded: the full model's answer replaces it when it comes
+            from .deadline import rescore_later
+            rescore_later(late, site, todo, store, _decide, bundle)
     return out
 
 
 def moderate(site: str, comment: dict, article: dict | None = None, *, store: bool = True,
-             callback_url: str | None = None) -> dict:
+             callback_url: str | None = None, deadline: float | None = None) -> dict:
     """One comment -> the /v1/moderate response body. Idempotent on (site, comment id) when storing."""
     return moderate_many(site, [{"comment": comment, "article": article, "callback_url": callback_url}],
-                         store=store)[0]
+                         store=store, deadline=deadline)[0]

@@ -8,7 +8,7 @@ from .errors import ApiError
 
 @dataclass
 class Field:
-    kind: str                      # string | id | text | datetime | url | object | array
+    kind: str                      # string | id | text | datetime | url | object | array | integer
     required: bool = False
     description: str = ""
     max_length: int | None = 255   # characters (string, id, url); items (array)
@@ -41,6 +41,13 @@ def check(spec: Field, value, name: str):
         if spec.max_length and len(value) > spec.max_length:
             raise ApiError(400, f"at most {spec.max_length} items", field=name, code="too_many")
         return value  # items are validated one by one by the caller (each item may fail on its own)
+    if spec.kind == "integer":
+        low, high = spec.extra.get("minimum"), spec.extra.get("maximum")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError(400, "must be an integer", field=name, code="wrong_type")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ApiError(400, f"must be from {low} to {high}", field=name, code="invalid_value")
+        return value
     if spec.kind == "id":
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ApiError(400, "must be a string or an integer", field=name, code="wrong_type")
@@ -110,6 +117,8 @@ def _field_schema(spec: Field) -> dict:
         schema = {"type": "array", "minItems": 1, "items": json_schema(spec.fields)}
         if spec.max_length:
             schema["maxItems"] = spec.max_length
+    elif spec.kind == "integer":
+        schema = {"type": "integer"}
     elif spec.kind == "id":
         schema = {"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]}
     else:
@@ -120,7 +129,7 @@ def _field_schema(spec: Field) -> dict:
             schema["format"] = "date-time"
         if spec.kind == "url":
             schema["format"] = "uri"
-    if spec.max_length and spec.kind not in ("object", "array", "id"):
+    if spec.max_length and spec.kind not in ("object", "array", "id", "integer"):
         schema["maxLength"] = spec.max_length
     if spec.description:
         schema["description"] = spec.description
@@ -152,6 +161,9 @@ MODERATE = {
     "article": Field("object", True, fields=ARTICLE),
     "site": Field("string", description="must equal the API key's site when given"),
     "callback_url": Field("url", description="where a moderator's later decision is posted", max_length=2000),
+    "deadline_ms": Field("integer", description="time budget in ms (or the X-Deadline-Ms header); past it the "
+                         "answer comes from the fast path with degraded: true", max_length=None,
+                         extra={"minimum": 1, "maximum": 60_000}),
 }
 
 
