@@ -199,4 +199,5 @@ def load_bundle(path=None) -> Bundle:
     reasons.declare_heads(meta.get("heads"))
     parts = joblib.load(folder / "bundle.joblib")
     b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
+    b.path = folder  # files beside the bundle (the fast path's operating point) are read from here
     return b
