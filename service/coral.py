@@ -188,10 +188,11 @@ def coral_moderate():
     result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)),
                       deadline=deadline_for(budget))
 
+    degraded = {"X-Moderation-Degraded": "true"} if result.get("degraded") else {}  # answered by the fast path
     if result["decision"] == "publish":
-        return "", 204
+        return "", 204, degraded
     style = entry.get("response") or (current_app.config.get("CORAL") or {}).get("response") or "status"
     if style not in RESPONSES:
         log.error("CORAL response %r for %r is not one of %s; answering with status", style, key, RESPONSES)
         style = "status"
-    return jsonify(_hold_answer(result["reasons"], style))
+    return jsonify(_hold_answer(result["reasons"], style)), 200, degraded

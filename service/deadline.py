@@ -6,10 +6,12 @@ runs from when the request reached us: the load balancer's X-Request-Start (t=<e
 sends one, so time queued in front of a busy worker counts, else from the start of the request here.
 
 The full model scores in this process's one scoring thread. If it has not answered when only MARGIN_MS of the
-budget is left (it was busy, or the comment is slow), the answer comes from the bundle's fast path
-(models.fastpath: n-gram abuse and spam heads, no encoder) with `degraded: true`; the fast path holds whatever
-it is unsure of. The full model's answer is stored when it comes; if the outcome changed, the comment moves in
-or out of the review queue (its status) and the CMS's webhook is told.
+budget is left (it was busy, or the comment is slow), or cannot (the comments queued ahead of it take longer than
+the budget left), the answer comes from the bundle's fast path (models.fastpath: n-gram abuse and spam heads, no
+encoder) with `degraded: true`; the fast path holds whatever it is unsure of. When the comment is stored, the full
+model's answer replaces it when it comes; if the outcome changed, the comment moves in or out of the review queue
+(its status) and the CMS's webhook is told. A comment that is not stored (Coral's default) is not re-scored: its
+answer is final, so under overload the full model's time goes to requests still within their budget.
 """
 from __future__ import annotations
 
@@ -99,19 +101,37 @@ class FastScore:
 
 
 class _Runner:
-    """This process's full-model scoring thread (one: the encoder already uses the worker's cores)."""
+    """This process's full-model scoring thread (one: the encoder already uses the worker's cores). It keeps a
+    moving average of its seconds per comment, so a request whose budget cannot cover the comments queued ahead
+    of it answers from the fast path at once instead of spending the budget waiting."""
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="full-model")
         self.backlog = 0
+        self.per_comment: float | None = None
         self.lock = threading.Lock()
+
+    def predict(self, n: int) -> float:
+        """Seconds until n more comments would be scored (0 while nothing has been measured)."""
+        with self.lock:
+            return (self.backlog + n) * (self.per_comment or 0.0)
 
     def submit(self, fn, n: int):
         with self.lock:
             if self.backlog + n > MAX_BACKLOG:
                 return None
             self.backlog += n
-        future = self.pool.submit(fn)
+
+        def timed():
+            started = time.perf_counter()
+            try:
+                return fn()
+            finally:
+                took = (time.perf_counter() - started) / max(n, 1)
+                with self.lock:
+                    self.per_comment = took if self.per_comment is None else 0.8 * self.per_comment + 0.2 * took
+
+        future = self.pool.submit(timed)
         future.add_done_callback(lambda _: self._done(n))
         return future
 
@@ -132,17 +152,25 @@ def runner() -> _Runner:
     return _runner
 
 
-def score_by(deadline: float, bundle, pairs, score_all):
-    """(scores, None) from the full model when it answers in time; else (fast-path scores, the full model's future)."""
-    future = runner().submit(lambda: score_all(bundle, pairs), len(pairs))
+def score_by(deadline: float, bundle, pairs, score_all, background: bool = True):
+    """(scores, None) from the full model when it answers in time; else (fast-path scores, the full model's future
+    to replace them with, or None when `background` is False: nothing would keep its answer)."""
+    run = runner()
     wait = deadline - time.monotonic() - MARGIN_MS / 1000.0
-    if future is not None and wait > 0:
-        try:
-            return future.result(timeout=wait), None
-        except FutureTimeout:
-            pass
-    if future is None:
-        log.warning("full-model backlog over %d comments: answering from the fast path only", MAX_BACKLOG)
+    future = None
+    if wait > 0 and run.predict(len(pairs)) <= wait:
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
+        if future is not None:
+            try:
+                return future.result(timeout=max(0.0, deadline - time.monotonic() - MARGIN_MS / 1000.0)), None
+            except FutureTimeout:
+                if not background:
+                    future.cancel()  # not started yet: the CPU goes to the requests still in time
+                    future = None
+    elif background:
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
+        if future is None:
+            log.warning("full-model backlog over %d comments: the degraded answer stays", MAX_BACKLOG)
     try:
         from models.fastpath import fast_path
 

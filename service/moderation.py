@@ -224,7 +224,7 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, deadline:
                 scores = _score_all(bundle, pairs)
             else:
                 from .deadline import score_by
-                scores, late = score_by(deadline, bundle, pairs, _score_all)
+                scores, late = score_by(deadline, bundle, pairs, _score_all, background=store)
         except Exception as exc:  # noqa: BLE001 - fail closed
             scores = [exc] * len(todo)
         for (i, comment, article_id, article, callback_url), score in zip(todo, scores):

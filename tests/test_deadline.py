@@ -175,6 +175,33 @@ def test_coral_has_a_150_ms_budget_by_default(slow):
         "Content-Type": "application/json", "X-Coral-Signature": sign(raw, CURRENT)})
     took = time.monotonic() - started
     assert r.status_code == 200 and r.get_json() == {"status": "SYSTEM_WITHHELD"}
+    assert r.headers["X-Moderation-Degraded"] == "true"
     assert not bundle.release.is_set() and took < 5  # answered while the full model was still blocked
     bundle.release.set()
-    assert wait_for(lambda: "You idiot" in bundle.scored)  # re-scored in the background (Coral: not stored)
+    assert wait_for(lambda: "You idiot" in bundle.scored)  # the full model had started: it finishes, unused
+    with app.app_context():
+        assert db_session().scalars(select(Comment)).all() == []  # Coral's default: nothing stored
+
+
+def test_a_busy_full_model_is_not_waited_for():
+    """With comments queued ahead and a measured pace, a request whose budget cannot cover them answers at once."""
+    from service import deadline
+
+    run = deadline._Runner()
+    run.per_comment = 0.2  # seconds, as measured
+    gate = threading.Event()
+    ahead = run.submit(lambda: gate.wait(10), 3)  # 3 comments queued ahead: about 0.8 s with one more
+    assert run.predict(1) == pytest.approx(0.8)
+    original, deadline._runner = deadline._runner, run
+    try:
+        started = time.monotonic()
+        scores, later = deadline.score_by(started + 0.5, SlowBundle(), [("fine", None)], lambda b, p: ["full"])
+        assert time.monotonic() - started < 0.3  # did not spend its budget waiting
+        assert scores[0].degraded and later is not None  # and the full model will still score it
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)],
+                                          lambda b, p: ["full"], background=False)
+        assert scores[0].degraded and later is None  # not stored: nothing to re-score for
+    finally:
+        deadline._runner = original
+        gate.set()
+        ahead.result()
