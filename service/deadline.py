@@ -158,7 +158,8 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
     run = runner()
     wait = deadline - time.monotonic() - MARGIN_MS / 1000.0
     future = None
-    if wait > 0 and run.predict(len(pairs)) <= wait:
+    # idle: always try (also how the pace is measured again after a busy spell); busy: only if it can make it
+    if wait > 0 and (run.backlog == 0 or run.predict(len(pairs)) <= wait):
         future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
         if future is not None:
             try:

@@ -201,6 +201,13 @@ def test_a_busy_full_model_is_not_waited_for():
         scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)],
                                           lambda b, p: ["full"], background=False)
         assert scores[0].degraded and later is None  # not stored: nothing to re-score for
+        gate.set()
+        ahead.result()
+        later.result()
+        run.per_comment = 5.0  # a slow pace measured earlier does not stop an idle full model from being tried
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)],
+                                          lambda b, p: ["full"])
+        assert scores == ["full"] and later is None
     finally:
         deadline._runner = original
         gate.set()
