@@ -203,7 +203,6 @@ def test_a_busy_full_model_is_not_waited_for():
         assert scores[0].degraded and later is None  # not stored: nothing to re-score for
         gate.set()
         ahead.result()
-        later.result()
         run.per_comment = 5.0  # a slow pace measured earlier does not stop an idle full model from being tried
         scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)],
                                           lambda b, p: ["full"])
