@@ -44,10 +44,15 @@ def tree(pid: int) -> list[int]:
         p = todo.pop()
         out.append(p)
         try:
-            with open(f"/proc/{p}/task/{p}/children") as fh:
-                todo += [int(c) for c in fh.read().split()]
+            tasks = os.listdir(f"/proc/{p}/task")  # children started by any thread (Dask's nanny runs in one)
         except OSError:
-            pass
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+            except OSError:
+                pass
     return out
 
 
