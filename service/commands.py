@@ -65,6 +65,13 @@ def serve(host, port, workers, timeout):
     from models.encoder import prepare_onnx
     if not prepare_onnx():
         click.echo("warning: the sentence encoder runs in torch (slower); see the log for why", err=True)
+    if os.environ.get("MODERATION_PRELOAD_BUNDLE", "true").lower() not in ("0", "false", "no"):
+        from service.config import load_config
+        from service.moderation import preload
+        try:
+            preload(load_config().get("BUNDLE"))  # shared by the workers forked below
+        except Exception as exc:  # noqa: BLE001 - each worker then loads it, and reports why it cannot
+            click.echo(f"warning: the bundle could not be preloaded ({exc}); each worker loads its own", err=True)
     run_gunicorn(_worker_app, host, port, workers, timeout)
 
 

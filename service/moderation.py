@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cache: dict = {}          # bundle path -> loaded bundle, shared by every app in this process
 RETRY_LOAD_AFTER_S = 30     # after a failed load, wait before trying again (each try costs seconds)
+_preloaded: dict = {}      # bundle path -> bundle loaded before forking workers (preload), warmed up in each worker
+
+
+def preload(path=None):
+    """Load the bundle now, in the process that will fork the workers: its arrays and vocabularies are then shared
+    copy-on-write instead of copied into every worker. Nothing is scored here: the encoder's ONNX Runtime sessions
+    (and their threads) are created in each worker, after the fork."""
+    import gc
+
+    _preloaded[path] = models.load_bundle(path)
+    gc.collect()
+    gc.freeze()  # the collector in the workers then leaves the bundle's pages shared
 
 
 class BundleUnavailable(RuntimeError):
@@ -39,7 +51,7 @@ def get_bundle():
             path = current_app.config.get("BUNDLE")
             try:
                 if path not in _cache:
-                    bundle = models.load_bundle(path)
+                    bundle = _preloaded.pop(path, None) or models.load_bundle(path)
                     _warm_up(bundle)
                     _cache[path] = bundle
                 state["bundle"] = _cache[path]
