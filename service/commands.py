@@ -81,6 +81,13 @@ def serve(host, port, workers, threads, timeout, worker_class):
     from models.encoder import prepare_onnx
     if not prepare_onnx():
         click.echo("warning: the sentence encoder runs in torch (slower); see the log for why", err=True)
+    if os.environ.get("MODERATION_PRELOAD_BUNDLE", "true").lower() not in ("0", "false", "no"):
+        from service.config import load_config
+        from service.moderation import preload
+        try:
+            preload(load_config().get("BUNDLE"))  # shared by the workers forked below
+        except Exception as exc:  # noqa: BLE001 - each worker then loads it, and reports why it cannot
+            click.echo(f"warning: the bundle could not be preloaded ({exc}); each worker loads its own", err=True)
     run_gunicorn(_worker_app, host, port, workers, timeout, threads, worker_class)
 
 
@@ -163,17 +170,45 @@ COMMANDS.append(keys)
 @click.option("--site", default=None, help="Decide with this site's policy, as /v1/moderate would for its key.")
 @click.option("--section", default=None, help="Section policy for lines whose article names no section.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
-def score(input, output, bundle_path, config_path, site, section, batch_size):
+@click.option("--window", type=click.IntRange(1, 1_000_000), default=None,
+              help="Lines read at a time and sorted by length into batches (default: 8 batches).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes (forked after the bundle loads); with --dask local, the cluster's workers.")
+@click.option("--dask", "dask_address", default=None, metavar="local|tcp://HOST:8786",
+              help="Score on Dask: 'local' starts a LocalCluster of --jobs workers, else a scheduler's address.")
+def score(input, output, bundle_path, config_path, site, section, batch_size, window, jobs, dask_address):
     """Score a JSONL file of comments (INPUT '-' = stdin), streaming in small batches, deciding as the API does."""
     import models
-    from service.batch import Policy, score_stream
+    from service.batch import DaskExecutor, Policy, score_stream
     from service.config import load_config
 
     config = load_config(environ={**os.environ, "MODERATION_CONFIG": config_path} if config_path else None)
-    bundle = models.load_bundle(bundle_path or config.get("BUNDLE"))
+    path = bundle_path or config.get("BUNDLE")
     policy = Policy(config.get("POLICY") or {}, site, section, config.get("MAX_TEXT_CHARS") or None)
-    counts = score_stream(bundle, input, output, batch_size=batch_size, policy=policy)
+    stats: dict = {}
+    if dask_address:
+        try:
+            executor = DaskExecutor(dask_address, None if path is None else os.path.abspath(path),
+                                    jobs if jobs > 1 else 2)
+        except ImportError:
+            raise click.ClickException("--dask needs dask.distributed: pip install 'comment-moderation[dask]'")
+        counts = score_stream(None, input, output, batch_size=batch_size, policy=policy, window=window,
+                              executor=executor, stats=stats)
+    else:
+        bundle = models.load_bundle(path)
+        counts = score_stream(bundle, input, output, batch_size=batch_size, policy=policy, window=window,
+                              jobs=jobs, stats=stats)
     click.echo(f"scored {counts['scored']} line(s), {counts['errors']} error line(s)", err=True)
+    click.echo(_memory_line(stats, jobs), err=True)
+
+
+def _memory_line(stats: dict, jobs: int) -> str:
+    line = f"peak RSS: this process {stats.get('peak_rss_mb', 0):.0f} MB"
+    if "worker_peak_rss_mb" in stats:
+        line += f", largest of {jobs} worker(s) {stats['worker_peak_rss_mb']:.0f} MB"
+    if "dask_workers" in stats:
+        line += f" (scoring on {stats['dask_workers']} Dask worker(s))"
+    return line
 
 
 COMMANDS.append(score)

@@ -16,6 +16,7 @@ Config (TOML `[coral]`, or MODERATION_CORAL as JSON), entries keyed by Coral's `
   secrets = ["<current>", { secret = "<previous>", inactive_at = 2026-12-01T00:00:00Z }]
   response = "status"           # or "flag"
   store = false                 # true: also keep the comment in our database (not in our review queue's way)
+  deadline_ms = 150             # time budget (also [coral] deadline_ms); past it the fast path answers
 """
 import datetime as dt
 import hashlib
@@ -32,6 +33,7 @@ from models import reasons as registry
 from .api import json_body, reject_surrogates
 from .db import Article, db_session
 from .errors import ApiError, error_response
+from .deadline import budget_ms, deadline_for
 from .moderation import moderate
 from .plaintext import html_to_text
 from .schema import is_blank
@@ -44,6 +46,7 @@ HEADER = "X-Coral-Signature"
 MAX_SIGNATURES = 8          # Coral sends one per active secret; more is not Coral
 RESPONSES = ("status", "flag")
 WITHHELD = {"status": "SYSTEM_WITHHELD"}
+DEADLINE_MS = 150           # default budget: past it the fast path answers, inside Coral's 200 ms phase timeout
 
 
 @bp.errorhandler(Exception)
@@ -221,15 +224,18 @@ def coral_moderate():
     digest = hashlib.sha256("\x00".join(identity).encode("utf-8")).hexdigest()[:40]
     comment = {"id": f"coral-{digest}", "text": text, "author_id": author,
                "parent_id": _field(data, "comment.parentID", False)}
+    budget = budget_ms(None, entry.get("deadline_ms", (current_app.config.get("CORAL") or {}).get(
+        "deadline_ms", DEADLINE_MS)), field=HEADER)
     # a language we cannot score publishes (noted language_unscored) unless the site's policy holds it: what Coral
     # does when its own Perspective phase gets Google's 400 for that language
     result = moderate(site, comment, _article(site, story_id, story_url), store=bool(entry.get("store", False)),
-                      language_default="publish", lookup_articles=False)
+                      language_default="publish", lookup_articles=False, deadline=deadline_for(budget))
 
+    degraded = {"X-Moderation-Degraded": "true"} if result.get("degraded") else {}  # answered by the fast path
     if result["decision"] == "publish":
-        return "", 204
+        return "", 204, degraded
     style = entry.get("response") or (current_app.config.get("CORAL") or {}).get("response") or "status"
     if style not in RESPONSES:
         log.error("CORAL response %r for %r is not one of %s; answering with status", style, key, RESPONSES)
         style = "status"
-    return jsonify(_hold_answer(result["reasons"], style))
+    return jsonify(_hold_answer(result["reasons"], style)), 200, degraded

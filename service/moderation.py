@@ -22,6 +22,18 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cache: dict = {}          # bundle path -> loaded bundle, shared by every app in this process
 RETRY_LOAD_AFTER_S = 30     # after a failed load, wait before trying again (each try costs seconds)
+_preloaded: dict = {}      # bundle path -> bundle loaded before forking workers (preload), warmed up in each worker
+
+
+def preload(path=None):
+    """Load the bundle now, in the process that will fork the workers: its arrays and vocabularies are then shared
+    copy-on-write instead of copied into every worker. Nothing is scored here: the encoder's ONNX Runtime sessions
+    (and their threads) are created in each worker, after the fork."""
+    import gc
+
+    _preloaded[path] = models.load_bundle(path)
+    gc.collect()
+    gc.freeze()  # the collector in the workers then leaves the bundle's pages shared
 
 
 class BundleUnavailable(RuntimeError):
@@ -40,7 +52,7 @@ def get_bundle():
             path = current_app.config.get("BUNDLE")
             try:
                 if path not in _cache:
-                    bundle = models.load_bundle(path)
+                    bundle = _preloaded.pop(path, None) or models.load_bundle(path)
                     _warm_up(bundle)
                     _cache[path] = bundle
                 state["bundle"] = _cache[path]
@@ -62,6 +74,8 @@ def _warm_up(bundle):
 
 
 def init_app(app):
+    from . import deadline
+    deadline.init_app(app)
     app.extensions["moderation"] = {"bundle": app.config.get("BUNDLE_INSTANCE")}
     if app.config.get("LOAD_BUNDLE_AT_START") and app.extensions["moderation"]["bundle"] is None:
         with app.app_context():
@@ -88,6 +102,8 @@ def response_from_row(row: Comment) -> dict:
             "scores": dict(row.scores or {}), "spans": list(row.spans or []), "model_version": row.model_version}
     if row.decision == "hold" and row.status != "analyzed":
         body["review_id"] = row.id
+    if (row.model_version or "").endswith("+fast"):  # answered by the fast path, the full model not yet stored
+        body["degraded"] = True
     return body
 
 
@@ -159,14 +175,19 @@ def _decide(bundle, score, site: str, section, text: str, language_default: str 
     (`unsupported_language`); None: hold, fail safe."""
     policy = current_app.config.get("POLICY")
     thresholds = {} if score is None else models.thresholds_for(policy, getattr(bundle, "thresholds", {}), site, section)
+    if hasattr(score, "adjust_thresholds"):  # the fast path decides with lowered thresholds (service.deadline)
+        thresholds = score.adjust_thresholds(thresholds)
     language = models.setting_for(policy, "unsupported_language", site, section) or language_default or "hold"
     verdict = models.decide(score, thresholds, length=len(text), max_chars=_max_chars(), unsupported_language=language)
     scores = {} if score is None else {**score.head_scores(), **(score.sub_scores or {})}
-    return {"decision": verdict.decision, "reasons": verdict.reasons,
+    body = {"decision": verdict.decision, "reasons": verdict.reasons,
             "scores": {k: round(float(v), 6) for k, v in scores.items()},
             "spans": [] if score is None else list(score.spans or []),
             "model_version": (score.model_version if score is not None else None)
             or getattr(bundle, "version", None) or "unavailable"}
+    if getattr(score, "degraded", False):
+        body["degraded"] = True
+    return body
 
 
 def _store(session, site, comment, article_id, result, callback_url, queue=True):
@@ -207,10 +228,12 @@ def _awaits_rescore(row: Comment) -> bool:
 
 
 def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bool = True,
-                  language_default: str | None = None, lookup_articles: bool = True) -> list[dict]:
+                  language_default: str | None = None, lookup_articles: bool = True,
+                  deadline: float | None = None) -> list[dict]:
     """items: [{"comment": {...}, "article": {...} | None, "callback_url": str | None}] -> one response each.
     queue=False: stored as "analyzed" (a score lookup, e.g. a Perspective analyze call), never in the review queue.
-    store=False with lookup_articles=False touches no database (Coral's path: it resolves its article itself)."""
+    store=False with lookup_articles=False touches no database (Coral's path: it resolves its article itself).
+    deadline: time.monotonic() by which to answer; past it the fast path answers (service.deadline)."""
     session = db_session()
     out: list = [None] * len(items)
     todo = []
@@ -232,10 +255,15 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
         todo.append((i, comment, article_id, article, item.get("callback_url"), existing))
 
     if todo:
-        bundle = None
+        bundle, late = None, None
         try:
             bundle = get_bundle()
-            scores = _score_all(bundle, [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, _, _ in todo])
+            pairs = [(_scored_text(c["text"]), _model_article(a)) for _, c, _, a, *_ in todo]
+            if deadline is None:
+                scores = _score_all(bundle, pairs)
+            else:
+                from .deadline import score_by
+                scores, late = score_by(deadline, bundle, pairs, _score_all, background=store)
         except Exception as exc:  # noqa: BLE001 - fail closed
             scores = [exc] * len(todo)
         for (i, comment, article_id, article, callback_url, existing), score in zip(todo, scores):
@@ -251,13 +279,16 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
                 out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url, queue))
             else:
                 out[i] = {"comment_id": _as_id(comment["id"]), **result}
+        if late is not None:  # answered degraded: the full model's answer replaces it when it comes
+            from .deadline import rescore_later
+            rescore_later(late, site, todo, store, _decide, bundle)
     return out
 
 
 def moderate(site: str, comment: dict, article: dict | None = None, *, store: bool = True,
              callback_url: str | None = None, queue: bool = True, language_default: str | None = None,
-             lookup_articles: bool = True) -> dict:
+             lookup_articles: bool = True, deadline: float | None = None) -> dict:
     """One comment -> the /v1/moderate response body. Idempotent on (site, comment id) when storing."""
     return moderate_many(site, [{"comment": comment, "article": article, "callback_url": callback_url}],
                          store=store, queue=queue, language_default=language_default,
-                         lookup_articles=lookup_articles)[0]
+                         lookup_articles=lookup_articles, deadline=deadline)[0]

@@ -33,7 +33,7 @@ ID_MIN, ID_MAX = -(2 ** 63), 2 ** 63 - 1   # integer ids: what a CMS's 64-bit ke
 
 @dataclass
 class Field:
-    kind: str                      # string | id | text | datetime | url | object | array
+    kind: str                      # string | id | text | datetime | url | object | array | integer
     required: bool = False
     description: str = ""
     max_length: int | None = 255   # characters (string, id, url); items (array)
@@ -48,6 +48,11 @@ def is_blank(text: str) -> bool:
     loads the ML stack, which admin commands do not need)."""
     from models.normalize import is_blank as blank
     return blank(text)
+
+
+# every string refuses NUL; text and ids also need a visible character
+NO_NUL = r"^[^\u0000]*$"
+NON_BLANK = r"^[^\u0000]*\S[^\u0000]*$"
 
 
 def _check_string(value, name):
@@ -74,6 +79,15 @@ def check(spec: Field, value, name: str):
         if spec.max_length and len(value) > spec.max_length:
             raise ApiError(400, f"at most {spec.max_length} items", field=name, code="too_many")
         return value  # items are validated one by one by the caller (each item may fail on its own)
+    if spec.kind == "integer":
+        low, high = spec.extra.get("minimum"), spec.extra.get("maximum")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)   # JSON has one number type: 150.0 is the integer 150
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError(400, "must be an integer", field=name, code="wrong_type")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ApiError(400, f"must be from {low} to {high}", field=name, code="invalid_value")
+        return value
     if spec.kind == "id":
         if isinstance(value, float) and value.is_integer():
             value = int(value)   # 5.0 is an integer in JSON Schema's sense
@@ -163,20 +177,22 @@ def _field_schema(spec: Field) -> dict:
         schema = {"type": "array", "minItems": 1, "items": json_schema(spec.fields)}
         if spec.max_length:
             schema["maxItems"] = spec.max_length
+    elif spec.kind == "integer":
+        schema = {"type": "integer"}
     elif spec.kind == "id":
-        schema = {"oneOf": [{"type": "string", "minLength": 1, "pattern": r"\S"},
+        schema = {"oneOf": [{"type": "string", "minLength": 1, "pattern": NON_BLANK},
                             {"type": "integer", "minimum": ID_MIN, "maximum": ID_MAX}]}
     else:
-        schema = {"type": "string"}
+        schema = {"type": "string", "pattern": NO_NUL}
         if spec.kind == "text":
             schema["minLength"] = 1
-            schema["pattern"] = r"\S"   # not whitespace only (nor invisible characters only)
+            schema["pattern"] = NON_BLANK   # not whitespace only (nor invisible characters only)
         if spec.kind == "datetime":
             schema["format"] = "date-time"
             schema["pattern"] = DATETIME_PATTERN
         if spec.kind == "url":
             schema["format"] = "uri"
-    if spec.max_length and spec.kind not in ("object", "array", "id"):
+    if spec.max_length and spec.kind not in ("object", "array", "id", "integer"):
         schema["maxLength"] = spec.max_length
     if spec.nullable:
         schema = {"oneOf": [*schema.pop("oneOf"), {"type": "null"}], **schema} if "oneOf" in schema else \
@@ -217,6 +233,9 @@ MODERATE = {
                                              "name or password; it must resolve to a public address unless the "
                                              "site's WEBHOOK_ALLOW_HOSTS names its host", max_length=2000,
                           nullable=True),
+    "deadline_ms": Field("integer", description="time budget in ms (or the X-Deadline-Ms header); past it the "
+                         "answer comes from the fast path with degraded: true", max_length=None,
+                         extra={"minimum": 1, "maximum": 60_000}),
 }
 
 

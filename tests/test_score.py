@@ -87,7 +87,7 @@ def test_streams_in_bounded_batches():
     bundle, out = KeywordBundle(), Spy()
     scoring.score_stream(bundle, lines(), out, batch_size=10)
     assert max(bundle.batches) == 10 and sum(bundle.batches) == 100
-    assert out.first_write_after <= 11
+    assert out.first_write_after <= 10 * 8 + 1  # one window: 8 batches
     assert len(out.getvalue().splitlines()) == 100
 
 
@@ -105,3 +105,141 @@ def test_cli_stdin_to_stdout(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["score", str(src), "--output", str(dst)])
     assert result.exit_code == 0 and "scored 2 line(s), 0 error line(s)" in result.stderr
     assert [json.loads(line)["id"] for line in dst.read_text().splitlines()] == ["0", "1"]
+    result = CliRunner().invoke(main, ["score", str(src), "--jobs", "2", "--batch-size", "1"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == rows
+    assert "largest of 2 worker(s)" in result.stderr
+
+
+# -- throughput: length-bucketed batches, worker processes, Dask ------------------------------------------------
+
+class RecordingBundle(KeywordBundle):
+    """Records the texts of every batch it scores."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def score_many(self, items):
+        items = list(items)
+        self.seen.append([t for t, _ in items])
+        return super().score_many(items)
+
+
+def mixed_lines(n=40):
+    words = ["budget", "idiot", "taxes", "council", "football", "match", "clown", "rise"]
+    lines = []
+    for i in range(n):
+        text = " ".join(words[(i * 3 + k) % len(words)] for k in range(1 + (i * 7) % 13))
+        lines.append(json.dumps({"id": f"m{i}", "text": text, "article": ARTICLE if i % 3 else None}))
+    lines.insert(5, "{broken")
+    return lines
+
+
+def test_batches_are_sorted_by_length_inside_a_window_and_output_keeps_input_order():
+    bundle = RecordingBundle()
+    lines = mixed_lines()
+    out = io.StringIO()
+    scoring.score_stream(bundle, io.StringIO("\n".join(lines) + "\n"), out, batch_size=4, window=20)
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [r.get("id") for r in rows] == [json.loads(x)["id"] if x != "{broken" else None for x in lines]
+    assert rows[5]["line"] == 6 and "not valid JSON" in rows[5]["error"]
+    assert all(len(b) <= 4 for b in bundle.seen) and sum(map(len, bundle.seen)) == 40
+    # each window's batches, joined, run from the shortest comment to the longest
+    first_window = [t for b in bundle.seen[:5] for t in b]  # 19 parsed lines of the first 20
+    assert [len(t) for t in first_window] == sorted(len(t) for t in first_window)
+    assert len(first_window) == 19
+    plain = run(lines, KeywordBundle(), batch_size=64)[0]
+    assert rows == plain  # the same results as one unsorted batch
+
+
+class LazyFuture:
+    def __init__(self, fn):
+        self.fn, self.value = fn, None
+
+    def done(self):
+        return False
+
+    def result(self):
+        if self.fn is not None:
+            self.value, self.fn = self.fn(), None
+        return self.value
+
+
+class CountingExecutor:
+    """Futures that only run when their result is asked for: counts how many are outstanding at most."""
+    jobs = 2
+
+    def __init__(self, bundle):
+        self.bundle, self.outstanding, self.most = bundle, [], 0
+
+    def bind(self, policy):
+        self.policy = policy
+        return self
+
+    def submit(self, chunk):
+        f = LazyFuture(lambda: scoring.score_chunk(self.bundle, chunk, self.policy))
+        self.outstanding = [x for x in self.outstanding if x.fn is not None] + [f]
+        self.most = max(self.most, len(self.outstanding))
+        return f
+
+    def close(self, stats):
+        stats["closed"] = True
+
+
+def test_batches_in_flight_are_bounded_whatever_the_input_size():
+    lines = [json.dumps({"id": str(i), "text": f"comment number {i}"}) for i in range(500)]
+    executor, out, stats = CountingExecutor(KeywordBundle()), io.StringIO(), {}
+    counts = scoring.score_stream(KeywordBundle(), io.StringIO("\n".join(lines)), out, batch_size=5, window=10,
+                                  executor=executor, stats=stats)
+    assert counts == {"scored": 500, "errors": 0} and stats["closed"]
+    assert executor.most <= 2 * executor.jobs  # 100 batches in all, never more than 4 waiting
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == [str(i) for i in range(500)]
+
+
+def test_jobs_give_the_same_output_as_one_process_and_report_worker_memory():
+    lines = mixed_lines(60)
+    one, stats1 = io.StringIO(), {}
+    scoring.score_stream(KeywordBundle(), io.StringIO("\n".join(lines)), one, batch_size=4, window=16, stats=stats1)
+    two, stats2 = io.StringIO(), {}
+    scoring.score_stream(KeywordBundle(), io.StringIO("\n".join(lines)), two, batch_size=4, window=16, jobs=2,
+                         stats=stats2)
+    assert two.getvalue() == one.getvalue() and len(one.getvalue().splitlines()) == 61
+    assert stats1["peak_rss_mb"] > 0 and "worker_peak_rss_mb" not in stats1
+    assert stats2["worker_peak_rss_mb"] > 0
+
+
+def test_dask_local_cluster_with_two_workers_gives_the_same_output():
+    pytest.importorskip("distributed")
+    import cloudpickle
+
+    import tiny_data
+    cloudpickle.register_pickle_by_value(tiny_data)  # the fake bundle's class travels to the workers by value
+    lines = mixed_lines(60)
+    one = io.StringIO()
+    scoring.score_stream(KeywordBundle(), io.StringIO("\n".join(lines)), one, batch_size=4, window=16)
+    executor = scoring.DaskExecutor("local", source=KeywordBundle, jobs=2)
+    assert executor.jobs == 2
+    out, stats = io.StringIO(), {}
+    scoring.score_stream(KeywordBundle(), io.StringIO("\n".join(lines)), out, batch_size=4, window=16,
+                         executor=executor, stats=stats)
+    assert out.getvalue() == one.getvalue()
+    assert stats["dask_workers"] == 2
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_real_bundle_jobs_and_dask_match_one_process(real_bundle, tmp_path):
+    """The shipped bundle: 2 forked jobs and a 2-worker LocalCluster write byte-identical output."""
+    pytest.importorskip("distributed")
+    lines = mixed_lines(24) + [json.dumps({"id": "long", "text": "The council budget. " * 80, "article": ARTICLE})]
+    data = "\n".join(lines) + "\n"
+    outs = []
+    for kw in ({}, {"jobs": 2}, {"executor": scoring.DaskExecutor("local", jobs=2)}):
+        out = io.StringIO()
+        scoring.score_stream(None if "executor" in kw else real_bundle, io.StringIO(data), out, batch_size=4,
+                             window=12, **kw)
+        outs.append(out.getvalue())
+    assert len(outs[0].splitlines()) == 26
+    assert outs[1] == outs[0]
+    assert outs[2] == outs[0]

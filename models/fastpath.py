@@ -1,0 +1,125 @@
+"""The fast path: a bundle's abuse n-gram head and its spam head, without the encoder (well under a millisecond
+when the full model cannot answer within a request's deadline).
+
+The abuse head's word and character n-gram regression is the part of the stacked abuse head that needs no
+encoder; its margin goes through the head's own Platt scaling (a monotone map: its ranking is the n-gram
+head's). Its n-gram margin lacks the encoder's share, so the full model's abusive threshold does not fit it: the
+fast path publishes only below its own threshold, chosen on validation data (`fastpath.json` in the bundle folder,
+written by `bench/fastpath_quality.py --choose`: the score that still holds a given share of the abusive comments
+of UCC's dev split) and scaled as a site's policy scales the full threshold. Anything above it, where the fast path
+is unsure, is held. Without the file: `publish_below` x the abusive threshold. The spam head is the full model's
+own, so its threshold is unchanged.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .calibration import Platt
+from .cues import cue_vector
+from .normalize import normalize
+from .sparse import _analyzers
+
+PUBLISH_BELOW = 0.5  # without an operating point: publish only below this share of the abusive threshold
+OPERATING_POINT = "fastpath.json"
+
+
+class _Linear:
+    """A fitted TfidfVectorizer's rows dotted with one weight vector, without building a sparse matrix (scipy's
+    per-call overhead is most of the cost for one comment). Same number as `tfidf(vec, [text]) @ w`."""
+
+    def __init__(self, vec, w: np.ndarray):
+        from .sparse import _supported
+
+        if not _supported(vec):
+            raise ValueError("the fast path reads plain l2-normalised TF-IDF vectorizers only")
+        self.vocab = vec.vocabulary_
+        self.analyze = _analyzers.get(vec) or vec.build_analyzer()
+        self.sublinear = vec.sublinear_tf
+        self.idf = vec.idf_ if vec.use_idf else np.ones(len(self.vocab))
+        self.l2 = vec.norm == "l2"
+        self.w = np.ascontiguousarray(w, dtype=np.float64)
+
+    def __call__(self, text: str) -> float:
+        counts: dict[int, int] = {}
+        vocab = self.vocab
+        for token in self.analyze(text):
+            j = vocab.get(token)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return 0.0
+        js = np.fromiter(counts.keys(), np.int64, len(counts))
+        tf = np.fromiter(counts.values(), np.float64, len(counts))
+        v = ((np.log(tf) + 1.0) if self.sublinear else tf) * self.idf[js]
+        dot = float(v @ self.w[js])
+        return dot / float(np.sqrt(v @ v)) if self.l2 else dot
+
+
+class FastPath:
+    def __init__(self, bundle, publish_below: float = PUBLISH_BELOW, operating_point: dict | None = None):
+        self.bundle = bundle
+        self.publish_below = publish_below
+        if operating_point is None:
+            folder = getattr(bundle, "path", None)
+            found = folder is not None and (folder / OPERATING_POINT).exists()
+            operating_point = json.loads((folder / OPERATING_POINT).read_text()) if found else {}
+        self.operating_point = operating_point
+        abuse = bundle.abuse
+        W, b = abuse._linear()
+        nw, nc = len(abuse.word_.vocabulary_), len(abuse.char_.vocabulary_)
+        self._abuse = (_Linear(abuse.word_, W[:nw, 0]), _Linear(abuse.char_, W[nw:nw + nc, 0]))
+        self._b = float(b[0])  # the embedding rows, if any, come after the n-gram rows and are left out
+        if getattr(abuse, "_stacked", False) and not getattr(abuse, "_branched", False):
+            self._b -= abuse.stack_weight * abuse.emb_lr_.intercept_[0]  # the embedding regression's share
+        self._platt: Platt = abuse.platt_
+        self._spam = None
+        spam = bundle.spam
+        if spam is not None:
+            coef = spam.lr_.coef_.ravel()
+            sw, sc = len(spam.word_.vocabulary_), len(spam.char_.vocabulary_)
+            self._spam = (_Linear(spam.word_, coef[:sw]), _Linear(spam.char_, coef[sw:sw + sc]),
+                          coef[sw + sc:] * 0.3 / spam.cue_std_, float(spam.lr_.intercept_[0]), spam.cue_mean_,
+                          spam.platt_)
+        self.version = f"{bundle.version}+fast"
+
+    def score(self, text: str) -> dict[str, float]:
+        """{"abusive": .., "spam": ..} from n-grams and spam cues alone."""
+        norm = normalize(text)
+        word, char = self._abuse
+        abusive = float(self._platt(np.array([word(norm) + char(norm) + self._b]))[0])
+        spam = 0.0
+        if self._spam is not None:
+            sword, schar, cue_w, b, cue_mean, platt = self._spam
+            margin = sword(text) + schar(text) + float((cue_vector(text) - cue_mean) @ cue_w) + b
+            spam = float(platt(np.array([margin]))[0])
+        return {"abusive": abusive, "spam": spam}
+
+    def scores(self, texts) -> list[dict[str, float]]:
+        return [self.score(t) for t in texts]
+
+    def thresholds(self, thresholds: dict) -> dict:
+        """The thresholds the fast path decides with, from the full model's (a site's policy, resolved)."""
+        out = {}
+        if "abusive" in thresholds:
+            own = self.operating_point.get("abusive")
+            base = float(self.bundle.thresholds.get("abusive") or 0)
+            out["abusive"] = own * float(thresholds["abusive"]) / base if own is not None and base > 0 \
+                else self.publish_below * float(thresholds["abusive"])
+        if "spam" in thresholds:
+            out["spam"] = float(thresholds["spam"])
+        return out
+
+
+_cache: "dict[int, FastPath]" = {}
+
+
+def fast_path(bundle) -> FastPath:
+    """The bundle's fast path, built once per bundle object (a bundle may bring its own: `bundle.fast_path()`)."""
+    if hasattr(bundle, "fast_path"):
+        return bundle.fast_path()
+    fp = _cache.get(id(bundle))
+    if fp is None or fp.bundle is not bundle:
+        fp = _cache[id(bundle)] = FastPath(bundle)
+    return fp
