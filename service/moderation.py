@@ -93,16 +93,59 @@ def response_from_row(row: Comment) -> dict:
 
 
 def _resolve_article(session, site: str, article: dict | None):
-    """Inline title/body win; an article sent by id alone is looked up among the registered ones."""
+    """Inline title/body are stored as PUT /v1/articles would store them (so the queue, section filter and
+    export see them); an article sent by id alone is looked up among the stored ones."""
     article = dict(article or {})
     article_id = _as_id(article.get("id"))
-    if article_id is not None and not (article.get("title") or article.get("body")):
+    if article_id is None:
+        return article_id, article
+    if article.get("title") or article.get("body"):
+        row = _upsert_inline_article(session, site, article_id, article)
+    else:
         row = session.scalar(select(Article).where(Article.site == site, Article.article_id == article_id))
         if row is not None:
-            article["title"], article["body"], article["_embeddings"] = row.title, row.body, row.embeddings
-            if article.get("section") is None:
-                article["section"] = row.section
+            article["title"], article["body"] = row.title, row.body
+    if row is not None:
+        article["_embeddings"] = row.embeddings
+        if article.get("section") is None:
+            article["section"] = row.section
     return article_id, article
+
+
+def _upsert_inline_article(session, site: str, article_id: str, article: dict):
+    """Upsert by (site, article id): the newest title and body win; section and url are kept when not sent.
+    Embeddings are computed only when the text changed, so a thread's comments encode their article once.
+    Storage trouble never fails the comment: it is then scored with the inline text alone."""
+    query = select(Article).where(Article.site == site, Article.article_id == article_id)
+    title, body = article.get("title"), article.get("body")
+    try:
+        row = session.scalar(query)
+        if row is not None and row.title == title and row.body == body and \
+                all(article.get(k) is None or getattr(row, k) == article[k] for k in ("section", "url")):
+            return row
+        embeddings = row.embeddings if row is not None and (row.title, row.body) == (title, body) \
+            else article_embeddings(title, body)
+        for attempt in range(2):
+            if row is None:
+                row = Article(site=site, article_id=article_id)
+                session.add(row)
+            row.title, row.body, row.embeddings = title, body, embeddings
+            for name in ("section", "url"):
+                if article.get(name) is not None:
+                    setattr(row, name, article[name])
+            try:
+                session.commit()
+                return row
+            except IntegrityError:
+                # a concurrent request stored this article first: update that row instead
+                session.rollback()
+                row = session.scalar(query)
+                if row is None or attempt:
+                    raise
+    except Exception:  # noqa: BLE001
+        session.rollback()
+        log.exception("inline article %s/%s could not be stored", site, article_id)
+    return None
 
 
 def _model_article(article: dict):
