@@ -3,13 +3,13 @@
 `init_app(app)` is called from `create_app`: it sets the review defaults, registers the blueprints, and starts
 the webhook delivery thread when WEBHOOK_WORKER_THREAD is true (otherwise run `moderation webhooks run`).
 """
-from . import outbox
+from . import outbox, throttle
 
 DEFAULTS = {
     **outbox.DEFAULTS,
+    **throttle.DEFAULTS,
     "REVIEW_SECURE_COOKIES": True,   # session cookie only over HTTPS; set false for a plain-http local trial
     "REVIEW_PAGE_SIZE": 25,          # held comments per queue page
-    "REVIEW_LOGIN_MAX_FAILURES": 10,  # failed log-ins per user name in 15 minutes before log-in is refused
 }
 
 

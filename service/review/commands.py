@@ -1,4 +1,4 @@
-"""`moderation users create|list|disable`, `moderation export`, `moderation webhooks run`."""
+"""`moderation users create|list|disable|unlock|set-password`, `moderation export`, `moderation webhooks run`."""
 import sys
 
 import click
@@ -53,6 +53,42 @@ def users_disable(username):
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"disabled {username}")
+
+
+@users.command("unlock", help="Clear the failed log-ins counted for a name from every address (ends its back-off).")
+@click.argument("username")
+def users_unlock(username):
+    from service.db import db_session
+    from .actions import audit
+    from .tables import User
+    from .throttle import unlock
+    with _app().app_context():
+        session = db_session()
+        if session.scalar(select(User).where(User.username == username)) is None:
+            raise click.ClickException(f"no user {username!r}")
+        cleared = unlock(session, username)
+        audit(session, username=username, action="unlock", by="command line", cleared=cleared)
+        session.commit()
+        click.echo(f"unlocked {username} ({cleared} address(es) cleared)")
+
+
+@users.command("set-password", help="Set a new password (asked for, or read from stdin); the user's sessions end.")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted when not given; never pass it on a shared machine's command line.")
+def users_set_password(username, password):
+    from service.db import db_session
+    from .actions import audit
+    from .users import set_password
+    with _app().app_context():
+        session = db_session()
+        try:
+            user = set_password(session, username, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        audit(session, username=user.username, user_id=user.id, action="set_password", by="command line")
+        session.commit()
+        click.echo(f"password of {username} changed; its sessions have ended")
 
 
 @click.command("export", help="Write human-labelled comments in the format `moderation train` reads.")

@@ -100,3 +100,20 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per (client address, user name) ("pair") and per address ("address"), shared by all
+    workers. Failures past a free allowance back off exponentially; a success clears the pair's row."""
+    __tablename__ = "review_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)   # sha256 of kind, address and name
+    kind: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(255), index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[float] = mapped_column(Float)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # failed log-ins for unknown names since the address's last audit row, and that row's window
+    unknown_failures: Mapped[int] = mapped_column(Integer, default=0)
+    audited_window: Mapped[int | None] = mapped_column(Integer)

@@ -48,6 +48,21 @@ def disable_user(session, username: str) -> User:
     return user
 
 
+def set_password(session, username: str, password: str) -> User:
+    """New password; every session of the user ends and every address's failed log-ins for the name are cleared."""
+    from .throttle import unlock
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    if len(password or "") < MIN_PASSWORD:
+        raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(password)
+    user.session_token = secrets.token_hex(16)
+    unlock(session, username)
+    session.commit()
+    return user
+
+
 # Checked for unknown names too, so response time does not reveal which usernames exist.
 _DUMMY_HASH = generate_password_hash("not a real password")
 

@@ -1,14 +1,16 @@
 """The moderators' pages under /review: log-in, queue, decisions (one or bulk), audit log, dashboard."""
 import datetime as dt
+import math
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from sqlalchemy import func, select
 
 from models import reasons as registry
 from service.db import ApiKey, Article, db_session
 
-from . import actions, dashboard, queue
-from .tables import AuditEntry
+from . import actions, dashboard, queue, throttle
+from .tables import AuditEntry, User
 from .users import authenticate, check_csrf, current_user, log_in, log_out, login_required
 
 bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates", static_folder="static")
@@ -16,11 +18,14 @@ bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templa
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 MAX_BULK = 200
-LOGIN_WINDOW = dt.timedelta(minutes=15)
 
 
 @bp.before_request
 def _csrf():
+    if request.method not in ("GET", "HEAD", "OPTIONS") and "csrf" not in cookie_session \
+            and _cookie_cannot_come_back():
+        # the real cause of the missing token: the browser kept the Secure cookie to itself over http
+        abort(400, description=_INSECURE_COOKIE_ERROR)
     check_csrf()
 
 
@@ -52,30 +57,45 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error, status = None, 200
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         session = db_session()
         username = request.form.get("username", "").strip()[:255]
-        if _recent_failures(session, username) >= int(current_app.config["REVIEW_LOGIN_MAX_FAILURES"]):
-            error, status = "Too many failed log-ins for this user; try again in 15 minutes.", 429
+        address = (request.remote_addr or "unknown")[:64]
+        wait = throttle.wait_seconds(session, current_app.config, address, username)
+        if wait > 0:
+            # only this address is slowed down for this name: the moderator logs in from anywhere else
+            error, status = f"Too many failed log-ins from your address; try again in {math.ceil(wait)} s.", 429
+            headers["Retry-After"] = str(math.ceil(wait))
         else:
             user = authenticate(session, username, request.form.get("password", ""))
             if user is not None:
+                throttle.record_success(session, address, username)
                 log_in(user)
                 actions.audit(session, username=user.username, user_id=user.id, action="login")
                 session.commit()
                 return redirect(_safe_next(request.args.get("next")))
-            actions.audit(session, username=username, action="login_failed", ip=request.remote_addr)
+            known = session.scalar(select(User.id).where(User.username == username)) is not None
+            summary = throttle.record_failure(session, current_app.config, address, username, known_user=known)
+            if known:
+                actions.audit(session, username=username, action="login_failed", ip=address)
+            elif summary is not None:
+                actions.audit(session, username="(unknown names)", action="login_failed_unknown", **summary)
             session.commit()
             error, status = "Unknown user or wrong password.", 401
-    return render_template("review/login.html", error=error), status
+    elif _cookie_cannot_come_back():
+        error = _INSECURE_COOKIE_ERROR
+    return render_template("review/login.html", error=error), status, headers
 
 
-def _recent_failures(session, username: str) -> int:
-    """Failed log-ins for this name in the last 15 minutes (from the audit log: shared by all workers)."""
-    since = dt.datetime.now(dt.timezone.utc) - LOGIN_WINDOW
-    return session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.username == username, AuditEntry.action == "login_failed", AuditEntry.at >= since))
+_INSECURE_COOKIE_ERROR = (
+    "This server sends its session cookie with the Secure flag (REVIEW_SECURE_COOKIES is on), but this page "
+    "was reached over plain http, so the browser will not send the cookie back and every form will fail. "
+    "Use https, or set REVIEW_SECURE_COOKIES=false for a local trial over http.")
+
+
+def _cookie_cannot_come_back() -> bool:
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure
 
 
 @bp.post("/logout")
