@@ -1,5 +1,5 @@
 """Decisions on held comments: one conditional UPDATE decides who wins, then the label, audit entry and webhook."""
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from models import reasons as registry
 from service.db import Comment, utcnow
@@ -14,6 +14,17 @@ class AlreadyDecided(Exception):
     def __init__(self, comment):
         self.comment = comment
         super().__init__(f"comment {comment.comment_id} was already {comment.status} by someone else")
+
+
+def same_as_last(session, comment, action: str, user) -> bool:
+    """True when the comment's latest decision is this moderator's same action: a double submit (a second click,
+    a reload that re-posts), which is then a no-op rather than a conflict."""
+    if user is None:
+        return False
+    latest = session.scalars(select(Decision).where(Decision.comment_pk == comment.id)
+                             .order_by(Decision.id.desc()).limit(1)).first()
+    return latest is not None and latest.source == "moderator" and latest.user_id == user.id and \
+        latest.action == action and comment.status == STATUS_FOR[action]
 
 
 def default_labels(comment, action: str) -> dict:

@@ -154,8 +154,11 @@ def decide(pk):
     except LookupError:
         abort(404)
     except actions.AlreadyDecided as exc:
-        flash(f"Not changed: comment {exc.comment.comment_id} was already {exc.comment.status} "
-              "by another moderator.", "conflict")
+        if actions.same_as_last(db_session(), exc.comment, action, current_user()):
+            flash(f"Comment {exc.comment.comment_id} {exc.comment.status} (you had already done so).", "ok")
+        else:
+            flash(f"Not changed: comment {exc.comment.comment_id} was already {exc.comment.status} "
+                  "by another moderator.", "conflict")
         return _back()
     flash(f"Comment {comment.comment_id} {comment.status}.", "ok")
     return _back()
@@ -182,7 +185,12 @@ def bulk():
             actions.decide(db_session(), current_app.config, pk, action, user=current_user(), bulk=True,
                            reject_reason=request.form.get("reject_reason"))
             done += 1
-        except (LookupError, actions.AlreadyDecided):
+        except actions.AlreadyDecided as exc:
+            if actions.same_as_last(db_session(), exc.comment, action, current_user()):
+                done += 1   # this moderator's own earlier submit of the same selection
+            else:
+                skipped += 1
+        except LookupError:
             skipped += 1
     flash(f"{done} comment(s) {actions.STATUS_FOR[action]}."
           + (f" {skipped} skipped: already decided by someone else or gone." if skipped else ""),

@@ -1,0 +1,123 @@
+"""The moderators' workflow of issue 18 in real headless Chromium (Debian `chromium`, driven by Playwright).
+
+Skipped, saying why, when Chromium or playwright is missing (see test_browser_review.py).
+"""
+import contextlib
+import json
+import re
+import threading
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from review_helpers import PASSWORD, add_held, add_user, review_config
+from service import create_app
+from service.db import Comment, db_session
+from test_browser_review import ARGS, CHROMIUM, sync_playwright  # noqa: F401  (skips this module like that one)
+
+pytestmark = pytest.mark.browser
+PORTS = range(18180, 18190)   # this work's port range on the shared machine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@contextlib.contextmanager
+def serving(app):
+    for port in PORTS:
+        try:
+            srv = make_server("127.0.0.1", port, app, threaded=True)
+            break
+        except OSError:
+            continue
+    else:
+        pytest.skip("no free port in 18180-18189")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    return review_config(tmp_path, REVIEW_PAGE_SIZE=100)
+
+
+@pytest.fixture
+def server(app):
+    with serving(app) as base:
+        yield base
+
+
+def log_in(page, base, username):
+    page.goto(f"{base}/review/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/review/(\?.*)?$"))
+
+
+def page_width(page):
+    return page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+
+
+def test_inline_article_title_section_filter_and_export(tmp_path, bundle, browser):
+    app = create_app({**review_config(tmp_path, REVIEW_PAGE_SIZE=100), "BUNDLE_INSTANCE": bundle})
+    from service.auth import create_api_key
+    with app.app_context():
+        key = create_api_key("test-site", "cms")
+    api = app.test_client()
+    article = {"id": "a-inline", "title": "Harbour bridge closes for repairs", "section": "local",
+               "body": "The harbour bridge will be closed for six weeks from June while its cables are replaced."}
+    out = api.post("/v1/moderate", headers={"Authorization": f"Bearer {key}"}, json={
+        "comment": {"id": "c-inline", "text": "You are a stupid worthless idiot, shut up."}, "article": article}).json
+    assert out["decision"] == "hold"
+    add_user(app, "boss", role="admin")
+    with serving(app) as base:
+        page = browser.new_page()
+        log_in(page, base, "boss")
+        assert page.inner_text("li.item a.article") == article["title"]
+        assert page.inner_text("li.item .section") == "local"
+        page.fill("input[name=section]", "local")
+        with page.expect_navigation():
+            page.click("form.filters button[type=submit]")
+        assert page.locator("li.item").count() == 1
+        page.click("li.item a.article")
+        assert page.inner_text("h1") == article["title"] and article["body"] in page.inner_text(".article-body")
+        page.go_back()
+        with page.expect_navigation():
+            page.click("li.item form.decide button[value=reject]")
+        page.close()
+    rows = [json.loads(line) for line in api.get("/v1/export", headers={"Authorization": f"Bearer {key}"})
+            .get_data(as_text=True).splitlines()]
+    assert [(r["id"], r["article_title"], r["article_body"]) for r in rows] == [
+        ("test-site:c-inline", article["title"], article["body"])]
+
+
+def test_a_long_unbroken_body_wraps(app, server, browser):
+    long = "A" * 5200
+    add_held(app, text=long)
+    with app.app_context():   # the article page and title too
+        from service.db import Article
+        art = db_session().scalars(select(Article)).one()
+        art.title, art.body = "T" * 800, "B" * 5200
+        db_session().commit()
+    add_user(app, "mia")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    log_in(page, server, "mia")
+    assert page.inner_text("li.item .text") == long
+    scroll, inner = page_width(page)
+    assert scroll <= inner, f"queue page is {scroll} px wide in a {inner} px window"
+    page.click("li.item a.article")
+    scroll, inner = page_width(page)
+    assert scroll <= inner, f"article page is {scroll} px wide in a {inner} px window"
+    page.close()
