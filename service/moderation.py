@@ -213,7 +213,7 @@ def _decide(bundle, score, site: str, section, text: str) -> dict:
 def _store(session, site, comment, article_id, result, callback_url):
     row = Comment(
         site=site, comment_id=_as_id(comment["id"]), article_id=article_id,
-        author_id=_as_id(comment.get("author_id")), parent_id=_as_id(comment.get("parent_id")),
+        author_id=_as_id(comment.get("author_id")), author_name=comment.get("author_name"), parent_id=_as_id(comment.get("parent_id")),
         text=comment["text"], created_at=_parse_time(comment.get("created_at"), "comment.created_at"),
         scores=result["scores"], spans=result["spans"], decision=result["decision"], reasons=result["reasons"],
         model_version=result["model_version"], status="published" if result["decision"] == "publish" else "held",

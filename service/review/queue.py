@@ -3,7 +3,7 @@ import base64
 import datetime as dt
 import json
 
-from sqlalchemy import Text, and_, cast, select, tuple_
+from sqlalchemy import Text, and_, cast, func, select, tuple_
 
 from service.db import Article, Comment
 
@@ -97,6 +97,30 @@ def author_history(session, comment, limit: int = 5):
         select(Comment.status, Comment.text)
         .where(Comment.site == comment.site, Comment.author_id == comment.author_id, Comment.id < comment.id)
         .order_by(Comment.id.desc()).limit(limit)).all()
+
+
+def author_counts(session, site: str, author_id: str | None) -> dict:
+    """How many of the author's comments on this site are in each state (published, held, approved, rejected)."""
+    if not author_id:
+        return {}
+    return dict(session.execute(select(Comment.status, func.count())
+                                .where(Comment.site == site, Comment.author_id == author_id)
+                                .group_by(Comment.status)).all())
+
+
+def thread(session, comment, limit: int = 20) -> dict:
+    """The stored parent, siblings (same parent) and replies of a comment; empty when none are stored."""
+    def same_site(*where):
+        return session.scalars(select(Comment).where(Comment.site == comment.site, *where)
+                               .order_by(Comment.id).limit(limit)).all()
+    parent = None
+    siblings = []
+    if comment.parent_id:
+        parent = session.scalar(select(Comment).where(Comment.site == comment.site,
+                                                      Comment.comment_id == comment.parent_id))
+        siblings = same_site(Comment.parent_id == comment.parent_id, Comment.id != comment.id)
+    replies = same_site(Comment.parent_id == comment.comment_id)
+    return {"parent": parent, "siblings": siblings, "replies": replies}
 
 
 def highlight(text: str, spans) -> list[tuple[str, bool]]:

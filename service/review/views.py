@@ -7,10 +7,10 @@ from flask import session as cookie_session
 from sqlalchemy import func, select
 
 from models import reasons as registry
-from service.db import ApiKey, Article, db_session
+from service.db import ApiKey, Article, Comment, db_session
 
-from . import actions, dashboard, queue, throttle
-from .tables import AuditEntry, User
+from . import actions, dashboard, queue, search, throttle
+from .tables import AuditEntry, Decision, User
 from .users import authenticate, check_csrf, current_user, log_in, log_out, login_required
 
 bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates", static_folder="static")
@@ -122,7 +122,8 @@ def queue_page():
     except queue.BadFilter as exc:
         return render_template("review/error.html", message=str(exc)), 400
     items = [{"comment": c, "article": a, "pieces": queue.highlight(c.text, c.spans),
-              "history": queue.author_history(session, c)}
+              "history": queue.author_history(session, c),
+              "counts": queue.author_counts(session, c.site, c.author_id)}
              for c, a in rows]
     # the sites that have API keys (a small table: no scan of the comments for the drop-down)
     sites = session.scalars(select(ApiKey.site).distinct().order_by(ApiKey.site)).all()
@@ -203,6 +204,36 @@ def bulk():
 def article(pk):
     art = db_session().get(Article, pk) or abort(404)
     return render_template("review/article.html", article=art)
+
+
+@bp.get("/comment/<int:pk>")
+@login_required()
+def comment_page(pk):
+    """One comment with everything a moderator judges it by: article, author and their record, thread, history."""
+    session = db_session()
+    comment = session.get(Comment, pk) or abort(404)
+    art = session.scalar(select(Article).where(Article.site == comment.site,
+                                               Article.article_id == comment.article_id)) if comment.article_id else None
+    decisions = session.execute(select(Decision, User.username).outerjoin(User, User.id == Decision.user_id)
+                                .where(Decision.comment_pk == pk).order_by(Decision.id)).all()
+    return render_template(
+        "review/comment.html", comment=comment, article=art, pieces=queue.highlight(comment.text, comment.spans),
+        counts=queue.author_counts(session, comment.site, comment.author_id),
+        history=queue.author_history(session, comment, limit=20), thread=queue.thread(session, comment),
+        decisions=decisions)
+
+
+@bp.get("/search")
+@login_required()
+def search_page():
+    q = (request.args.get("q") or "").strip()[:500]
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+    except ValueError:
+        return render_template("review/error.html", message="before must be a number"), 400
+    rows, more = search.run(db_session(), q, before=before)
+    next_url = more and url_for("review.search_page", q=q, before=more)
+    return render_template("review/search.html", q=q, rows=rows, next_url=next_url, parsed=search.parse(q))
 
 
 @bp.get("/audit")

@@ -1,0 +1,93 @@
+"""Search the whole comment store by text, author or comment id, newest first.
+
+Text goes through the database's own full-text index (SQLite FTS5, PostgreSQL `to_tsvector('simple', text)` with a
+GIN index; migration 0005_h18), so a search stays an index lookup at millions of comments. Every word must
+occur (AND); the user's words are quoted, never passed on as query syntax.
+"""
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, literal_column, select, text as sql_text
+
+from service.db import Article, Comment
+
+LIMIT = 50
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Query:
+    words: list[str]
+    author: str | None = None
+    comment_id: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.author or self.comment_id)
+
+
+def parse(q: str) -> Query:
+    """`author:ID`, `id:COMMENT_ID`, and free words (matched as whole words, all of them)."""
+    query = Query(words=[])
+    for token in (q or "").split():
+        key, _, value = token.partition(":")
+        if key.lower() == "author" and value:
+            query.author = value[:255]
+        elif key.lower() == "id" and value:
+            query.comment_id = value[:255]
+        else:
+            query.words.extend(_WORD.findall(token))
+    query.words = query.words[:20]
+    return query
+
+
+def _fts_match(words: list[str]) -> str:
+    """FTS5 query text: each word a quoted string (AND between them), so nothing typed is query syntax."""
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def _fts_newest_ids(session, words, before, limit) -> list[int]:
+    """SQLite, words alone: the newest matching rowids straight from the FTS index (no scan of the matches)."""
+    sql = "SELECT rowid FROM comments_fts WHERE comments_fts MATCH :match"
+    params = {"match": _fts_match(words), "limit": limit}
+    if before is not None:
+        sql += " AND rowid < :before"
+        params["before"] = before
+    return [row[0] for row in session.execute(sql_text(sql + " ORDER BY rowid DESC LIMIT :limit"), params)]
+
+
+def _text_condition(session, words):
+    if session.get_bind().dialect.name == "sqlite":
+        fts = select(sql_text("rowid")).select_from(sql_text("comments_fts")).where(
+            sql_text("comments_fts MATCH :fts_match").bindparams(fts_match=_fts_match(words)))
+        return Comment.id.in_(fts)
+    # the same expression as the GIN index, so PostgreSQL uses it
+    simple = literal_column("'simple'::regconfig")
+    return func.to_tsvector(simple, Comment.text).op("@@")(func.plainto_tsquery(simple, " ".join(words)))
+
+
+def run(session, q: str, *, sites=None, before: int | None = None, limit: int = LIMIT):
+    """Return (rows [(Comment, Article|None)], next `before` cursor or None). `sites`: None for every site,
+    else only these."""
+    query = parse(q)
+    if query.empty:
+        return [], None
+    stmt = (select(Comment, Article)
+            .outerjoin(Article, and_(Article.site == Comment.site, Article.article_id == Comment.article_id)))
+    if sites is not None:
+        stmt = stmt.where(Comment.site.in_(list(sites)))
+    if query.author:
+        stmt = stmt.where(Comment.author_id == query.author)
+    if query.comment_id:
+        stmt = stmt.where(Comment.comment_id == query.comment_id)
+    if before is not None:
+        stmt = stmt.where(Comment.id < before)
+    if query.words:
+        if session.get_bind().dialect.name == "sqlite" and not (query.author or query.comment_id) and sites is None:
+            stmt = stmt.where(Comment.id.in_(_fts_newest_ids(session, query.words, before, limit + 1)))
+        else:
+            stmt = stmt.where(_text_condition(session, query.words))
+    rows = session.execute(stmt.order_by(Comment.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1][0].id if more and rows else None)
