@@ -1,8 +1,8 @@
 """Search the whole comment store by text, author or comment id, newest first.
 
-Text goes through the database's own full-text index (SQLite FTS5, PostgreSQL `to_tsvector('simple', text)` with a
-GIN index; migration 0005_h18), so a search stays an index lookup at millions of comments. Every word must
-occur (AND); the user's words are quoted, never passed on as query syntax.
+Text goes through the database's own full-text index (SQLite FTS5; PostgreSQL a stored
+`to_tsvector('simple', text)` column with a GIN index; migration 0005_h18), so a search stays an index lookup
+at millions of comments. Every word must occur (AND); the user's words are quoted, never query syntax.
 """
 import re
 from dataclasses import dataclass
@@ -58,12 +58,11 @@ def _fts_newest_ids(session, words, before, limit) -> list[int]:
 
 def _text_condition(session, words):
     if session.get_bind().dialect.name == "sqlite":
-        fts = select(sql_text("rowid")).select_from(sql_text("comments_fts")).where(
-            sql_text("comments_fts MATCH :fts_match").bindparams(fts_match=_fts_match(words)))
-        return Comment.id.in_(fts)
-    # the same expression as the GIN index, so PostgreSQL uses it
-    simple = literal_column("'simple'::regconfig")
-    return func.to_tsvector(simple, Comment.text).op("@@")(func.plainto_tsquery(simple, " ".join(words)))
+        # per candidate row: FTS5 seeks the rowid in the words' doclists (cheap when author/id narrowed the rows)
+        return sql_text("EXISTS (SELECT 1 FROM comments_fts WHERE comments_fts MATCH :fts_match "
+                        "AND comments_fts.rowid = comments.id)").bindparams(fts_match=_fts_match(words))
+    return literal_column("comments.text_tsv").op("@@")(
+        func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words)))
 
 
 def run(session, q: str, *, sites=None, before: int | None = None, limit: int = LIMIT):

@@ -1,4 +1,4 @@
-"""Comments keep the author's display name; full-text search over comment text (SQLite FTS5, PostgreSQL GIN).
+"""Comments keep the author's display name; full-text search over comment text (SQLite FTS5, PostgreSQL a stored tsvector with a GIN index).
 
 Revision ID: 0005_h18_author_search
 Revises: 0004_h18_login_throttle
@@ -34,7 +34,10 @@ def upgrade():
         for statement in SQLITE_FTS:
             op.execute(statement)
     elif dialect == "postgresql":
-        op.execute("CREATE INDEX ix_comments_text_fts ON comments USING gin (to_tsvector('simple', text))")
+        # stored, not an expression index: a plan that walks the newest rows checks each one without re-parsing
+        op.execute("ALTER TABLE comments ADD COLUMN text_tsv tsvector "
+                   "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED")
+        op.execute("CREATE INDEX ix_comments_text_tsv ON comments USING gin (text_tsv)")
     op.create_index("ix_comments_site_parent", "comments", ["site", "parent_id"])
 
 
@@ -46,6 +49,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER comments_fts_{name}")
         op.execute("DROP TABLE comments_fts")
     elif dialect == "postgresql":
-        op.execute("DROP INDEX ix_comments_text_fts")
+        op.execute("DROP INDEX ix_comments_text_tsv")
+        op.execute("ALTER TABLE comments DROP COLUMN text_tsv")
     with op.batch_alter_table("comments") as batch:
         batch.drop_column("author_name")
