@@ -129,8 +129,10 @@ def queue_page():
     sites = session.scalars(select(ApiKey.site).distinct().order_by(ApiKey.site)).all()
     next_url = next_cursor and url_for("review.queue_page", after=next_cursor, sort=sort,
                                        **{k: v for k, v in filters.items() if v})
+    last = session.get(Comment, cookie_session["undo"]) if cookie_session.get("undo") else None
     return render_template("review/queue.html", items=items, filters=filters, sort=sort, sorts=queue.SORTS,
-                           next_url=next_url, sites=sites)
+                           next_url=next_url, sites=sites,
+                           undo_last=last if last is not None and last.status in ("approved", "rejected") else None)
 
 
 def _flag(name):
@@ -162,7 +164,50 @@ def decide(pk):
                   "by another moderator.", "conflict")
         return _back()
     flash(f"Comment {comment.comment_id} {comment.status}.", "ok")
+    cookie_session["undo"] = comment.id   # the queue offers an Undo button (key u) for this one
     return _back()
+
+
+@bp.post("/item/<int:pk>/undo")
+@login_required()
+def undo(pk):
+    try:
+        comment = actions.undo(db_session(), current_app.config, pk, user=current_user())
+    except LookupError:
+        abort(404)
+    except actions.CannotUndo as exc:
+        flash(f"Not undone: {exc}.", "conflict")
+        return _back()
+    cookie_session.pop("undo", None)
+    flash(f"Undone: comment {comment.comment_id} is held again.", "ok")
+    return _back()
+
+
+@bp.get("/recent")
+@login_required()
+def recent():
+    """Recently decided comments, newest first; the moderator's own are undoable within the window."""
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+    except ValueError:
+        return render_template("review/error.html", message="before must be a number"), 400
+    size = 50
+    rows = actions.recent_decisions(db_session(), before=before, limit=size + 1)
+    more = rows[size - 1][0].id if len(rows) > size else None
+    window = float(current_app.config.get("REVIEW_UNDO_SECONDS", 600))
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def undoable(decision, comment):
+        at = decision.decided_at if decision.decided_at.tzinfo else decision.decided_at.replace(tzinfo=dt.timezone.utc)
+        return decision.user_id == current_user().id and comment.status == actions.STATUS_FOR[decision.action] \
+            and (now - at).total_seconds() <= window
+    latest = {}
+    for d, c, _ in rows:
+        latest.setdefault(c.id, d.id)   # only a comment's newest decision can be undone
+    items = [{"decision": d, "comment": c, "who": who, "undoable": latest[c.id] == d.id and undoable(d, c)}
+             for d, c, who in rows[:size]]
+    return render_template("review/recent.html", items=items, window=int(window),
+                           next_url=more and url_for("review.recent", before=more))
 
 
 @bp.post("/bulk")
