@@ -210,6 +210,17 @@ def _decide(bundle, score, site: str, section, text: str) -> dict:
             or getattr(bundle, "version", None) or "unavailable"}
 
 
+def _author_standing(session, site: str, comment: dict, result: dict) -> dict:
+    """Moderators' trust/ban of the author on this site (service.review.authors) adjusts the decision."""
+    from .review import authors
+    try:
+        return authors.apply(session, current_app.config, site, _as_id(comment.get("author_id")), result)
+    except Exception:  # noqa: BLE001
+        session.rollback()
+        log.exception("author standing could not be read; the model's decision stands")
+        return result
+
+
 def _store(session, site, comment, article_id, result, callback_url):
     row = Comment(
         site=site, comment_id=_as_id(comment["id"]), article_id=article_id,
@@ -262,6 +273,7 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True) -> list[d
             except Exception:  # noqa: BLE001 - a broken policy holds, as a model failure does
                 log.exception("policy failed")
                 result = _decide(bundle, None, site, None, comment["text"])
+            result = _author_standing(session, site, comment, result)
             if store:
                 out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url))
             else:

@@ -5,7 +5,8 @@ it is kept up to date by an ORM hook whenever a comment's scores are written.
 """
 import datetime as dt
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        event)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, Comment, utcnow
@@ -44,6 +45,10 @@ class User(Base):
     session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sites: Mapped[list | None] = mapped_column(JSON)   # the sites this user reviews; None: every site
+
+    def may_review(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
 
 
 class Decision(Base):
@@ -117,3 +122,18 @@ class LoginThrottle(Base):
     # failed log-ins for unknown names since the address's last audit row, and that row's window
     unknown_failures: Mapped[int] = mapped_column(Integer, default=0)
     audited_window: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuthorStatus(Base):
+    """A moderator's standing decision on an author, per site: trusted (published without holding unless the
+    abuse score passes a high bar) or banned (everything held). Read by /v1/moderate on every comment."""
+    __tablename__ = "review_author_status"
+    __table_args__ = (UniqueConstraint("site", "author_id", name="uq_review_author_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(255))
+    author_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))          # trusted | banned
+    set_by: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from models import reasons as registry
 from service.db import ApiKey, Article, Comment, db_session
 
-from . import actions, dashboard, queue, search, throttle
+from . import actions, authors, dashboard, queue, search, throttle
 from .tables import AuditEntry, Decision, User
 from .users import authenticate, check_csrf, current_user, log_in, log_out, login_required
 
@@ -121,7 +121,9 @@ def queue_page():
                                        size=int(current_app.config["REVIEW_PAGE_SIZE"]), **filters)
     except queue.BadFilter as exc:
         return render_template("review/error.html", message=str(exc)), 400
+    standing = authors.statuses(session, [(c.site, c.author_id) for c, _ in rows])
     items = [{"comment": c, "article": a, "pieces": queue.highlight(c.text, c.spans),
+              "standing": standing.get((c.site, c.author_id)),
               "history": queue.author_history(session, c),
               "counts": queue.author_counts(session, c.site, c.author_id)}
              for c, a in rows]
@@ -133,6 +135,12 @@ def queue_page():
     return render_template("review/queue.html", items=items, filters=filters, sort=sort, sorts=queue.SORTS,
                            next_url=next_url, sites=sites,
                            undo_last=last if last is not None and last.status in ("approved", "rejected") else None)
+
+
+def _require_site(site: str):
+    """403 unless the logged-in user reviews this site."""
+    if not current_user().may_review(site):
+        abort(403, description=f"you do not review site {site}")
 
 
 def _flag(name):
@@ -180,6 +188,22 @@ def undo(pk):
         return _back()
     cookie_session.pop("undo", None)
     flash(f"Undone: comment {comment.comment_id} is held again.", "ok")
+    return _back()
+
+
+@bp.post("/author")
+@login_required()
+def author_action():
+    site, author_id = request.form.get("site", "").strip(), request.form.get("author_id", "").strip()
+    action = request.form.get("action", "")
+    if action not in authors.ACTIONS or not site or not author_id:
+        abort(400, description="site, author_id and action (trust, ban or clear) are required")
+    _require_site(site)
+    session = db_session()
+    status = authors.set_status(session, current_app.config, site, author_id, action, user=current_user(),
+                                note=(request.form.get("note") or "").strip()[:1000])
+    session.commit()
+    flash(f"Author {author_id} on {site}: {status or 'no standing'} (applies to their next comment).", "ok")
     return _back()
 
 
@@ -264,6 +288,7 @@ def comment_page(pk):
     return render_template(
         "review/comment.html", comment=comment, article=art, pieces=queue.highlight(comment.text, comment.spans),
         counts=queue.author_counts(session, comment.site, comment.author_id),
+        standing=authors.status_of(session, comment.site, comment.author_id),
         history=queue.author_history(session, comment, limit=20), thread=queue.thread(session, comment),
         decisions=decisions)
 
