@@ -19,17 +19,20 @@ def users():
 @users.command("create", help="Create a moderator or admin; the password is asked for (or read from stdin).")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+@click.option("--site", "sites", multiple=True,
+              help="A site this user reviews (repeat for several); without --site: every site.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted when not given; never pass it on a shared machine's command line.")
-def users_create(username, role, password):
+def users_create(username, role, sites, password):
     from service.db import db_session
     from .users import create_user
     with _app().app_context():
         try:
-            user = create_user(db_session(), username, password, role)
+            user = create_user(db_session(), username, password, role, sites=sites)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"created {user.role} {user.username}")
+        click.echo(f"created {user.role} {user.username} for " + (", ".join(user.sites) if user.sites
+                                                                   else "every site"))
 
 
 @users.command("list", help="List accounts with role and state.")
@@ -39,7 +42,8 @@ def users_list():
     with _app().app_context():
         for user in db_session().scalars(select(User).order_by(User.username)):
             state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
-            click.echo(f"{user.username}\t{user.role}\t{state}")
+            sites = ",".join(user.sites) if user.sites else "*"
+            click.echo(f"{user.username}\t{user.role}\t{sites}\t{state}")
 
 
 @users.command("disable", help="Disable an account (its sessions end at once).")

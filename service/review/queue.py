@@ -43,8 +43,8 @@ def _sort_key(comment, sort):
 
 
 def page(session, *, site=None, section=None, reason=None, since=None, until=None, sort="score",
-         after: str | None = None, size: int = PAGE_SIZE):
-    """Return (rows [(Comment, Article|None)], next cursor or None)."""
+         after: str | None = None, size: int = PAGE_SIZE, sites=None):
+    """Return (rows [(Comment, Article|None)], next cursor or None). sites: only these (None: every site)."""
     if sort not in SORTS:
         raise BadFilter(f"sort must be one of {', '.join(SORTS)}")
     query = (select(Comment, Article)
@@ -52,6 +52,8 @@ def page(session, *, site=None, section=None, reason=None, since=None, until=Non
              .where(Comment.status == "held"))
     if site:
         query = query.where(Comment.site == site)
+    if sites is not None:
+        query = query.where(Comment.site.in_(list(sites)))
     if section:
         query = query.where(Article.section == section)
     if reason:

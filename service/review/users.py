@@ -21,7 +21,8 @@ CSRF_HEADER = "X-CSRF-Token"
 MIN_PASSWORD = 10
 
 
-def create_user(session, username: str, password: str, role: str = "moderator") -> User:
+def create_user(session, username: str, password: str, role: str = "moderator", sites=None) -> User:
+    """sites: the sites the user reviews (None or empty: every site)."""
     username = (username or "").strip()
     if not username:
         raise ValueError("username must not be empty")
@@ -31,8 +32,9 @@ def create_user(session, username: str, password: str, role: str = "moderator") 
         raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(User).where(User.username == username)):
         raise ValueError(f"user {username!r} exists")
+    sites = sorted({s.strip() for s in sites or () if s and s.strip()}) or None
     user = User(username=username, password_hash=generate_password_hash(password), role=role,
-                session_token=secrets.token_hex(16))
+                session_token=secrets.token_hex(16), sites=sites)
     session.add(user)
     session.commit()
     return user

@@ -118,7 +118,8 @@ def queue_page():
     session = db_session()
     try:
         rows, next_cursor = queue.page(session, sort=sort, after=request.args.get("after"),
-                                       size=int(current_app.config["REVIEW_PAGE_SIZE"]), **filters)
+                                       size=int(current_app.config["REVIEW_PAGE_SIZE"]),
+                                       sites=current_user().sites, **filters)
     except queue.BadFilter as exc:
         return render_template("review/error.html", message=str(exc)), 400
     standing = authors.statuses(session, [(c.site, c.author_id) for c, _ in rows])
@@ -129,6 +130,7 @@ def queue_page():
              for c, a in rows]
     # the sites that have API keys (a small table: no scan of the comments for the drop-down)
     sites = session.scalars(select(ApiKey.site).distinct().order_by(ApiKey.site)).all()
+    sites = [s for s in sites if current_user().may_review(s)]
     next_url = next_cursor and url_for("review.queue_page", after=next_cursor, sort=sort,
                                        **{k: v for k, v in filters.items() if v})
     last = session.get(Comment, cookie_session["undo"]) if cookie_session.get("undo") else None
@@ -158,6 +160,7 @@ def decide(pk):
     action = request.form.get("action")
     if action not in actions.STATUS_FOR:
         abort(400, description="action must be approve or reject")
+    _require_site((db_session().get(Comment, pk) or abort(404)).site)
     try:
         comment = actions.decide(db_session(), current_app.config, pk, action, user=current_user(),
                                  abusive=_flag("abusive"), off_topic=_flag("off_topic"),
@@ -179,6 +182,7 @@ def decide(pk):
 @bp.post("/item/<int:pk>/undo")
 @login_required()
 def undo(pk):
+    _require_site((db_session().get(Comment, pk) or abort(404)).site)
     try:
         comment = actions.undo(db_session(), current_app.config, pk, user=current_user())
     except LookupError:
@@ -216,7 +220,7 @@ def recent():
     except ValueError:
         return render_template("review/error.html", message="before must be a number"), 400
     size = 50
-    rows = actions.recent_decisions(db_session(), before=before, limit=size + 1)
+    rows = actions.recent_decisions(db_session(), before=before, limit=size + 1, sites=current_user().sites)
     more = rows[size - 1][0].id if len(rows) > size else None
     window = float(current_app.config.get("REVIEW_UNDO_SECONDS", 600))
     now = dt.datetime.now(dt.timezone.utc)
@@ -250,7 +254,13 @@ def bulk():
     if len(ids) > MAX_BULK:
         abort(400, description=f"at most {MAX_BULK} items at once")
     done, skipped = 0, 0
+    allowed = set(db_session().scalars(select(Comment.id).where(Comment.id.in_(ids))).all()) \
+        if current_user().sites is None else set(db_session().scalars(
+            select(Comment.id).where(Comment.id.in_(ids), Comment.site.in_(current_user().sites))).all())
     for pk in ids:
+        if pk not in allowed:
+            skipped += 1   # gone, or a site this moderator does not review
+            continue
         try:
             actions.decide(db_session(), current_app.config, pk, action, user=current_user(), bulk=True,
                            reject_reason=request.form.get("reject_reason"))
@@ -263,7 +273,8 @@ def bulk():
         except LookupError:
             skipped += 1
     flash(f"{done} comment(s) {actions.STATUS_FOR[action]}."
-          + (f" {skipped} skipped: already decided by someone else or gone." if skipped else ""),
+          + (f" {skipped} skipped: already decided by someone else, gone, or not a site you review."
+             if skipped else ""),
           "conflict" if skipped else "ok")
     return _back()
 
@@ -272,6 +283,7 @@ def bulk():
 @login_required()
 def article(pk):
     art = db_session().get(Article, pk) or abort(404)
+    _require_site(art.site)
     return render_template("review/article.html", article=art)
 
 
@@ -281,6 +293,7 @@ def comment_page(pk):
     """One comment with everything a moderator judges it by: article, author and their record, thread, history."""
     session = db_session()
     comment = session.get(Comment, pk) or abort(404)
+    _require_site(comment.site)
     art = session.scalar(select(Article).where(Article.site == comment.site,
                                                Article.article_id == comment.article_id)) if comment.article_id else None
     decisions = session.execute(select(Decision, User.username).outerjoin(User, User.id == Decision.user_id)
@@ -301,7 +314,7 @@ def search_page():
         before = int(request.args["before"]) if request.args.get("before") else None
     except ValueError:
         return render_template("review/error.html", message="before must be a number"), 400
-    rows, more = search.run(db_session(), q, before=before)
+    rows, more = search.run(db_session(), q, before=before, sites=current_user().sites)
     next_url = more and url_for("review.search_page", q=q, before=more)
     return render_template("review/search.html", q=q, rows=rows, next_url=next_url, parsed=search.parse(q))
 
