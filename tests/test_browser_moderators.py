@@ -121,3 +121,82 @@ def test_a_long_unbroken_body_wraps(app, server, browser):
     scroll, inner = page_width(page)
     assert scroll <= inner, f"article page is {scroll} px wide in a {inner} px window"
     page.close()
+
+
+def decided(app):
+    from service.review.tables import Decision
+    with app.app_context():
+        rows = db_session().execute(select(Comment.text, Comment.status)).all()
+        labels = {c: (d.action, d.abusive) for d, c in db_session().execute(
+            select(Decision, Comment.text).join(Comment, Comment.id == Decision.comment_pk)).all()}
+        return dict(rows), labels
+
+
+def current_text(page):
+    return page.inner_text("li.item.current .text")
+
+
+def test_keyboard_only_session(app, server, browser):
+    app.config["REVIEW_PAGE_SIZE"] = 3
+    for i, score in enumerate([0.99, 0.97, 0.95, 0.93, 0.91, 0.89, 0.87]):
+        add_held(app, abusive=score, text=f"held number {i}")
+    add_user(app, "mia")
+    page = browser.new_page()
+    page.goto(f"{server}/review/")
+    page.keyboard.type("mia")               # the user name field has focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Comments 1–3 of 7" in page.inner_text("#position")
+    assert current_text(page) == "held number 0"
+
+    # j past the page edge opens the next page at its first comment; k back opens the previous at its last
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    with page.expect_navigation():
+        page.keyboard.press("j")
+    assert "Comments 4–6 of 7" in page.inner_text("#position") and current_text(page) == "held number 3"
+    with page.expect_navigation():
+        page.keyboard.press("k")
+    page.wait_for_selector("li.item.current")
+    assert current_text(page) == "held number 2"
+
+    # approve, then undo it, then reject the first
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert "approved" in page.inner_text(".flash")
+    with page.expect_navigation():
+        page.keyboard.press("u")
+    assert "Undone" in page.inner_text(".flash")
+    statuses, _ = decided(app)
+    assert statuses["held number 2"] == "held"
+    assert current_text(page) == "held number 0"
+    with page.expect_navigation():
+        page.keyboard.press("r")
+    # a label correction by key: 1 sets abusive to "yes" on the (new) first comment, then approve it
+    assert current_text(page) == "held number 1"
+    page.keyboard.press("1")
+    assert page.eval_on_selector("li.item.current select[name=abusive]", "s => s.value") == "yes"
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    # bulk: select two with x, approve both with shift+a
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    with page.expect_navigation():
+        page.keyboard.press("Shift+A")
+    assert "2 comment(s) approved" in page.inner_text(".flash")
+    statuses, labels = decided(app)
+    assert statuses["held number 0"] == "rejected" and labels["held number 1"] == ("approve", True)
+    assert statuses["held number 2"] == statuses["held number 3"] == "approved"
+    assert "Comments 1–3 of 3" in page.inner_text("#position")
+
+    # search: / opens it with the box focused, Enter runs it
+    with page.expect_navigation():
+        page.keyboard.press("/")
+    page.keyboard.type("number 5")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("li.result").count() == 1 and "held number 5" in page.inner_text("li.result")
+    page.close()

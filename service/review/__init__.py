@@ -11,6 +11,7 @@ DEFAULTS = {
     **authors.DEFAULTS,
     "REVIEW_SECURE_COOKIES": True,   # session cookie only over HTTPS; set false for a plain-http local trial
     "REVIEW_PAGE_SIZE": 25,          # held comments per queue page
+    "REVIEW_AUDIT_PAGE_SIZE": 100,   # audit log entries per page
     "REVIEW_UNDO_SECONDS": 600,      # a moderator can undo their own decision for this long
 }
 

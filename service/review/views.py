@@ -40,6 +40,20 @@ def _headers(response):
     return response
 
 
+@bp.app_template_filter("readable")
+def readable(value) -> str:
+    """An audit detail as a person reads it: yes/no, 'key: value' pairs, lists joined; never a Python repr."""
+    if value is True or value is False:
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {readable(v)}" for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value)
+    return str(value)
+
+
 @bp.app_context_processor
 def _template_globals():
     from .users import csrf_token
@@ -117,11 +131,11 @@ def queue_page():
     sort = request.args.get("sort") or "score"
     session = db_session()
     try:
-        rows, next_cursor = queue.page(session, sort=sort, after=request.args.get("after"),
-                                       size=int(current_app.config["REVIEW_PAGE_SIZE"]),
-                                       sites=current_user().sites, **filters)
+        got = queue.browse(session, sort=sort, after=request.args.get("after"), before=request.args.get("before"),
+                           size=int(current_app.config["REVIEW_PAGE_SIZE"]), sites=current_user().sites, **filters)
     except queue.BadFilter as exc:
         return render_template("review/error.html", message=str(exc)), 400
+    rows = got["rows"]
     standing = authors.statuses(session, [(c.site, c.author_id) for c, _ in rows])
     items = [{"comment": c, "article": a, "pieces": queue.highlight(c.text, c.spans),
               "standing": standing.get((c.site, c.author_id)),
@@ -131,11 +145,13 @@ def queue_page():
     # the sites that have API keys (a small table: no scan of the comments for the drop-down)
     sites = session.scalars(select(ApiKey.site).distinct().order_by(ApiKey.site)).all()
     sites = [s for s in sites if current_user().may_review(s)]
-    next_url = next_cursor and url_for("review.queue_page", after=next_cursor, sort=sort,
-                                       **{k: v for k, v in filters.items() if v})
+    kept = {k: v for k, v in filters.items() if v}
+    next_url = got["next"] and url_for("review.queue_page", after=got["next"], sort=sort, **kept)
+    prev_url = got["prev"] and url_for("review.queue_page", before=got["prev"], sort=sort, **kept)
     last = session.get(Comment, cookie_session["undo"]) if cookie_session.get("undo") else None
     return render_template("review/queue.html", items=items, filters=filters, sort=sort, sorts=queue.SORTS,
-                           next_url=next_url, sites=sites,
+                           next_url=next_url, prev_url=prev_url, total=got["total"], position=got["position"],
+                           sites=sites,
                            undo_last=last if last is not None and last.status in ("approved", "rejected") else None)
 
 
@@ -337,8 +353,18 @@ def audit():
         query = query.where(AuditEntry.at >= since)
     if until:
         query = query.where(AuditEntry.at < until + dt.timedelta(days=1))
-    entries = db_session().scalars(query.order_by(AuditEntry.id.desc()).limit(500)).all()
-    return render_template("review/audit.html", entries=entries, args=args)
+    try:
+        before = int(args["before"]) if args.get("before") else None
+    except ValueError:
+        return render_template("review/error.html", message="before must be a number"), 400
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    size = int(current_app.config.get("REVIEW_AUDIT_PAGE_SIZE", 100))
+    entries = db_session().scalars(query.order_by(AuditEntry.id.desc()).limit(size + 1)).all()
+    kept = {k: v for k, v in args.items() if k in ("user", "action", "since", "until") and v}
+    older = url_for("review.audit", before=entries[size - 1].id, **kept) if len(entries) > size else None
+    newer = url_for("review.audit", **kept) if before is not None else None
+    return render_template("review/audit.html", entries=entries[:size], args=args, older=older, newer=newer)
 
 
 @bp.get("/dashboard")
