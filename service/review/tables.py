@@ -19,6 +19,10 @@ Comment.review_priority = mapped_column("review_priority", Float, nullable=True)
 Index("ix_comments_queue_age", Comment.status, Comment.received_at, Comment.id)
 Index("ix_comments_queue_score", Comment.status, Comment.review_priority, Comment.id)
 Index("ix_comments_author", Comment.site, Comment.author_id, Comment.id)
+# migration 0005_h18: thread and search lookups
+Index("ix_comments_site_parent", Comment.site, Comment.parent_id)
+Index("ix_comments_author_id", Comment.author_id, Comment.id)
+Index("ix_comments_comment_id", Comment.comment_id)
 
 
 def priority_of(scores) -> float:

@@ -39,9 +39,14 @@ def upgrade():
                    "GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED")
         op.execute("CREATE INDEX ix_comments_text_tsv ON comments USING gin (text_tsv)")
     op.create_index("ix_comments_site_parent", "comments", ["site", "parent_id"])
+    # search by author or comment id across every site (the older indexes lead with site)
+    op.create_index("ix_comments_author_id", "comments", ["author_id", "id"])
+    op.create_index("ix_comments_comment_id", "comments", ["comment_id"])
 
 
 def downgrade():
+    op.drop_index("ix_comments_comment_id", "comments")
+    op.drop_index("ix_comments_author_id", "comments")
     op.drop_index("ix_comments_site_parent", "comments")
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
