@@ -200,3 +200,31 @@ def test_keyboard_only_session(app, server, browser):
         page.keyboard.press("Enter")
     assert page.locator("li.result").count() == 1 and "held number 5" in page.inner_text("li.result")
     page.close()
+
+
+def test_comment_page_author_actions_recent_and_site_roles(app, server, browser):
+    from service.review.users import create_user
+    parent, = add_held(app, 1, text="the parent comment", author="u-2")
+    with app.app_context():
+        parent_cid = db_session().get(Comment, parent).comment_id
+    pk, = add_held(app, 1, text="a reply worth a look", author="u-1", author_name="Ann Lee", parent_id=parent_cid)
+    add_held(app, 1, site="other-site", text="on the other site")
+    with app.app_context():
+        create_user(db_session(), "ann", PASSWORD, sites=["test-site"])
+    page = browser.new_page()
+    log_in(page, server, "ann")
+    assert "on the other site" not in page.inner_text("ol.queue")       # only her site
+    page.click(f"#item-{pk} a.permalink")
+    assert page.inner_text("h1").startswith("Comment")
+    assert "Ann Lee" in page.inner_text("p.author") and "the parent comment" in page.inner_text(".parent")
+    with page.expect_navigation():
+        page.click("form.author-actions button.ban")
+    assert "banned" in page.inner_text(".flash") and page.inner_text(".standing") == "banned"
+    with page.expect_navigation():
+        page.click("form.decide button.reject")
+    page.click("text=Recently decided")
+    assert "a reply worth a look" in page.inner_text("table.recent")
+    with page.expect_navigation():
+        page.click("table.recent form.undo button")
+    assert "held again" in page.inner_text(".flash")
+    page.close()
