@@ -5,6 +5,8 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from models.reasons import AUTHOR_BANNED, MODEL_ERROR, TOO_LONG
+
 from service.db import utcnow
 
 from . import outbox
@@ -14,7 +16,7 @@ from .tables import AuthorStatus
 ACTIONS = {"trust": "trusted", "ban": "banned", "clear": None}
 DEFAULTS = {"REVIEW_TRUST_ABUSIVE_BAR": 0.95}   # a trusted author's comment is still held at this abuse score
 # reasons that mean the comment was not (fully) scored: never published on trust alone (fail closed)
-UNSCORED = {"model_error", "too_long"}
+UNSCORED = {MODEL_ERROR, TOO_LONG}
 
 
 def status_of(session, site: str, author_id: str | None) -> str | None:
@@ -64,7 +66,7 @@ def apply(session, config, site: str, author_id, result: dict) -> dict:
     status = status_of(session, site, author_id)
     if status == "banned":
         return {**result, "decision": "hold",
-                "reasons": ["author_banned"] + [r for r in result["reasons"] if r != "author_banned"]}
+                "reasons": [AUTHOR_BANNED] + [r for r in result["reasons"] if r != AUTHOR_BANNED]}
     if status == "trusted" and result["decision"] == "hold" and not UNSCORED & set(result["reasons"]):
         bar = float(config.get("REVIEW_TRUST_ABUSIVE_BAR", DEFAULTS["REVIEW_TRUST_ABUSIVE_BAR"]))
         if float(result["scores"].get("abusive", 1.0)) < bar:
