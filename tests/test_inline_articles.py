@@ -1,6 +1,7 @@
 """Articles sent inline with a comment are stored as PUT /v1/articles stores them (issue 18, item 1)."""
 import json
 
+import pytest
 from sqlalchemy import select
 
 from review_helpers import add_user, login
@@ -25,22 +26,22 @@ def post(client, api_key, cid, text=RUDE, article=ARTICLE):
 
 def articles(app):
     with app.app_context():
-        return {a.article_id: (a.title, a.body, a.section, a.embeddings is not None)
-                for a in db_session().scalars(select(Article))}
+        return {a.article_id: (a.title, a.body, a.section) for a in db_session().scalars(select(Article))}
 
 
 def test_inline_article_is_upserted_newest_title_and_body_win(app, client, api_key):
     post(client, api_key, "c1")
-    assert articles(app) == {"a-inline": (ARTICLE["title"], ARTICLE["body"], "local", True)}
+    assert articles(app) == {"a-inline": (ARTICLE["title"], ARTICLE["body"], "local")}
     post(client, api_key, "c2", article={"id": "a-inline", "title": "Bridge closure delayed", "body": "New body."})
     # section not sent: the stored one is kept (a later inline copy without it must not empty the filter)
-    assert articles(app) == {"a-inline": ("Bridge closure delayed", "New body.", "local", True)}
+    assert articles(app) == {"a-inline": ("Bridge closure delayed", "New body.", "local")}
     # an id alone reads the stored article
     assert client.get("/v1/articles/a-inline", headers=headers(api_key)).json["title"] == "Bridge closure delayed"
     out = post(client, api_key, "c3", text="Fine by me.", article={"id": "a-inline"})
     assert "article_unknown" not in out["reasons"]
 
 
+@pytest.mark.model
 def test_inline_article_is_encoded_once_for_its_comments(app, client, api_key, bundle, monkeypatch):
     enc = bundle.off_topic._encoder()
     seen, real = [], enc.encode_chunks
@@ -50,6 +51,8 @@ def test_inline_article_is_encoded_once_for_its_comments(app, client, api_key, b
         post(client, api_key, f"c{i}", text=f"Six weeks without the bridge, comment {i}.")
     encoded_bodies = [t for t in seen if "six weeks from June" in t.lower() or "cables are replaced" in t]
     assert len(encoded_bodies) == 1, seen
+    with app.app_context():
+        assert db_session().scalar(select(Article.embeddings)) is not None   # stored with the article
 
 
 def test_queue_section_filter_and_export_see_the_inline_article(app, client, api_key):

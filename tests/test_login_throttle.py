@@ -110,7 +110,7 @@ def test_failed_logins_for_a_real_name_are_audited_one_by_one(app, clock):
 
 def test_unlock_and_set_password_commands(app, clock, monkeypatch):
     from service.review import commands
-    monkeypatch.setattr("service.commands._admin_app", lambda: app)
+    monkeypatch.setattr("service.review.commands._app", lambda: app)
     add_user(app, "mia")
     c = client_at(app, "203.0.113.9")
     for _ in range(8):

@@ -15,7 +15,7 @@ def app_config(tmp_path):
 
 @pytest.fixture
 def cli(app, monkeypatch):
-    monkeypatch.setattr("service.commands._admin_app", lambda: app)
+    monkeypatch.setattr("service.review.commands._app", lambda: app)
     runner = CliRunner()
 
     def run(*args, input=None):
