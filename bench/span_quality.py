@@ -14,6 +14,7 @@ Also counted: reported spans that consist of function words alone.
 """
 import argparse
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from models import abuse
 from models.bundle import SPAN_GATE
 from training import data
 
-THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 RULES = ("keep", "adjacent", "drop")
 BASELINE = (0.5, "keep")
 
@@ -54,6 +55,8 @@ def main():
     parser.add_argument("--data", default="/work/shared/data")
     parser.add_argument("--posts", type=int, default=0, help="at most this many held-out posts (0: all)")
     parser.add_argument("--boot", type=int, default=1000)
+    parser.add_argument("--gate-cache", help="a .npy file keeping each post's abusive score between runs "
+                                             "(scoring every post is the slow part)")
     args = parser.parse_args()
 
     frame = data.load_spans(args.data)
@@ -62,8 +65,13 @@ def main():
         test = test.sample(n=min(args.posts, len(test)), random_state=0)
     bundle = models.load_bundle()
     gate = SPAN_GATE * bundle.thresholds["abusive"]
-    scores = bundle.score_many([(t, None) for t in test.text])
-    gated = np.array([s.abusive >= gate for s in scores])
+    if args.gate_cache and Path(args.gate_cache).exists():
+        abusive_scores = np.load(args.gate_cache)
+    else:
+        abusive_scores = np.array([s.abusive for s in bundle.score_many([(t, None) for t in test.text])])
+        if args.gate_cache:
+            np.save(args.gate_cache, abusive_scores)
+    gated = abusive_scores >= gate
     halves = np.array([half(c) for c in test.comment_id])
     texts, golds = list(test.text), [chars(g) for g in test.spans]
 

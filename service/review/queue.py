@@ -155,6 +155,22 @@ def author_counts(session, site: str, author_id: str | None) -> dict:
                                 .group_by(Comment.status)).all())
 
 
+def author_counts_many(session, site_authors) -> dict:
+    """author_counts for every (site, author) of a page in one query: {(site, author_id): {status: n}}."""
+    pairs = {(s, a) for s, a in site_authors if a}
+    if not pairs:
+        return {}
+    rows = session.execute(select(Comment.site, Comment.author_id, Comment.status, func.count())
+                           .where(Comment.author_id.in_({a for _, a in pairs}),
+                                  Comment.site.in_({s for s, _ in pairs}))
+                           .group_by(Comment.site, Comment.author_id, Comment.status)).all()
+    out: dict = {}
+    for site, author, status, n in rows:
+        if (site, author) in pairs:
+            out.setdefault((site, author), {})[status] = n
+    return out
+
+
 def thread(session, comment, limit: int = 20) -> dict:
     """The stored parent, siblings (same parent) and replies of a comment; empty when none are stored."""
     def same_site(*where):

@@ -137,10 +137,11 @@ def queue_page():
         return render_template("review/error.html", message=str(exc)), 400
     rows = got["rows"]
     standing = authors.statuses(session, [(c.site, c.author_id) for c, _ in rows])
+    counts = queue.author_counts_many(session, [(c.site, c.author_id) for c, _ in rows])
     items = [{"comment": c, "article": a, "pieces": queue.highlight(c.text, c.spans),
               "standing": standing.get((c.site, c.author_id)),
               "history": queue.author_history(session, c),
-              "counts": queue.author_counts(session, c.site, c.author_id)}
+              "counts": counts.get((c.site, c.author_id), {})}
              for c, a in rows]
     # the sites that have API keys (a small table: no scan of the comments for the drop-down)
     sites = session.scalars(select(ApiKey.site).distinct().order_by(ApiKey.site)).all()
