@@ -28,8 +28,8 @@ _FEATURE_SCALE = np.r_[np.ones(DIM), np.full(DIM, MAX_POOL_WEIGHT)]
 
 # Explanation spans: chosen on half of civil_toxic_spans' held-out posts (bench/span_quality.py, which reports
 # character F1 on the other half beside the earlier 0.5 / no-rule spans).
-SPAN_THRESHOLD = 0.5
-SPAN_FUNCTION_WORDS = "keep"
+SPAN_THRESHOLD = 0.85
+SPAN_FUNCTION_WORDS = "adjacent"
 # Pronouns, articles, auxiliaries, prepositions, conjunctions: never worth highlighting on their own.
 FUNCTION_WORDS = frozenset("""
 i me my mine myself we us our ours ourselves you your yours yourself yourselves he him his himself she her hers
