@@ -6,6 +6,8 @@ one insult inside a long comment is not averaged away.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -40,6 +42,9 @@ may might must not no yes just very too also there here when where why how all a
 same other both few more most again once let lets im youre youve youll its thats theres dont doesnt didnt isnt
 arent wasnt werent cant wont
 """.split())
+
+
+_WORDS = re.compile(r"\w+")
 
 
 def _trim(text: str, b: int, e: int) -> tuple[int, int]:
@@ -310,6 +315,10 @@ class AbuseClassifier(ClassifierMixin, BaseEstimator):
                 out[-1]["score"] = max(out[-1]["score"], float(s))
             else:
                 out.append({"begin": b, "end": e, "score": float(s)})
+        if function_words != "keep":
+            # a marked stop word that punctuation kept apart from its content word would stand alone
+            out = [sp for sp in out
+                   if not all(w in FUNCTION_WORDS for w in _WORDS.findall(text[sp["begin"]:sp["end"]].lower()))]
         return out
 
     def __getstate__(self):
