@@ -102,7 +102,9 @@ def test_search_by_text_author_and_comment_id(app, mod):
     assert html.count('class="result"') == 2 and f"/review/comment/{a}" in html
 
 
-def test_search_pages_past_the_limit(app, mod):
+@pytest.mark.parametrize("probe", [2000, 2])   # PostgreSQL: rare-word path, and the common-word walk
+def test_search_pages_past_the_limit(app, mod, monkeypatch, probe):
+    monkeypatch.setattr(search, "PG_PROBE", probe)
     pks = add_held(app, 7, text="same words {i}")
     with app.app_context():
         first, cursor = search.run(db_session(), "same words", limit=5)

@@ -7,7 +7,7 @@ at millions of comments. Every word must occur (AND); the user's words are quote
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, literal_column, select, text as sql_text
+from sqlalchemy import and_, false, func, literal_column, select, text as sql_text
 
 from service.db import Article, Comment
 
@@ -65,6 +65,25 @@ def _text_condition(session, words):
         func.plainto_tsquery(literal_column("'simple'::regconfig"), " ".join(words)))
 
 
+PG_PROBE = 2000
+
+
+def _pg_words(session, words, sites, before):
+    """PostgreSQL: a rare word must not send the planner down the primary key (newest first, LIMIT 50) through
+    every row in search of matches it wrongly expects to find soon. An unordered probe of up to PG_PROBE matches
+    (GIN bitmap when rare, a short sequential read when common) tells which: a rare word's matches are then all
+    known and fetched by id; a common word keeps the newest-first walk, which finds 50 matches at once."""
+    probe = select(Comment.id).where(_text_condition(session, words))
+    if sites is not None:
+        probe = probe.where(Comment.site.in_(list(sites)))
+    if before is not None:
+        probe = probe.where(Comment.id < before)
+    ids = session.scalars(probe.limit(PG_PROBE + 1)).all()
+    if len(ids) <= PG_PROBE:
+        return Comment.id.in_(ids) if ids else false()
+    return _text_condition(session, words)
+
+
 def run(session, q: str, *, sites=None, before: int | None = None, limit: int = LIMIT):
     """Return (rows [(Comment, Article|None)], next `before` cursor or None). `sites`: None for every site,
     else only these."""
@@ -82,8 +101,11 @@ def run(session, q: str, *, sites=None, before: int | None = None, limit: int = 
     if before is not None:
         stmt = stmt.where(Comment.id < before)
     if query.words:
-        if session.get_bind().dialect.name == "sqlite" and not (query.author or query.comment_id) and sites is None:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if sqlite and not (query.author or query.comment_id) and sites is None:
             stmt = stmt.where(Comment.id.in_(_fts_newest_ids(session, query.words, before, limit + 1)))
+        elif not sqlite and not (query.author or query.comment_id):
+            stmt = stmt.where(_pg_words(session, query.words, sites, before))
         else:
             stmt = stmt.where(_text_condition(session, query.words))
     rows = session.execute(stmt.order_by(Comment.id.desc()).limit(limit + 1)).all()
