@@ -98,6 +98,7 @@ def declare_heads(heads: dict) -> None:
 TOO_LONG, UNSUPPORTED_LANGUAGE, MODEL_ERROR = "too_long", "unsupported_language", "model_error"
 READER_FLAG, ARTICLE_UNKNOWN = "reader_flag", "article_unknown"
 LANGUAGE_UNSCORED = "language_unscored"
+AUTHOR_BANNED = "author_banned"
 
 # Declaration order is the order reasons are reported in (model_error aside, which always comes first).
 for _r in (
@@ -111,6 +112,7 @@ for _r in (
     Reason(UNSUPPORTED_LANGUAGE, RULE, "written in a language the bundle does not score"),
     Reason(MODEL_ERROR, SYSTEM, "the model could not score the comment: held, fail closed"),
     Reason(READER_FLAG, REVIEW, "a reader flagged a published comment back into the queue"),
+    Reason(AUTHOR_BANNED, REVIEW, "a moderator banned the author on this site: all their comments are held"),
     Reason(ARTICLE_UNKNOWN, NOTE, "no article text was known: the off-topic score judged the comment alone"),
     Reason(LANGUAGE_UNSCORED, NOTE, "written in a language the bundle does not score, and published unscored "
                                     "because the site's policy says so (unsupported_language = \"publish\")"),

@@ -74,6 +74,7 @@ class Comment(Base):
     comment_id: Mapped[str] = mapped_column(String(255))
     article_id: Mapped[str | None] = mapped_column(String(255), index=True)
     author_id: Mapped[str | None] = mapped_column(String(255))
+    author_name: Mapped[str | None] = mapped_column(String(255))   # display name, when the CMS sends it
     parent_id: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

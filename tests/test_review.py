@@ -50,19 +50,23 @@ def test_login_sets_a_hardened_cookie_and_wrong_password_is_refused(app, client)
     assert client.get("/review/").status_code == 200
 
 
-def test_repeated_failed_logins_lock_the_name_for_a_while(app, client):
+def test_repeated_failed_logins_slow_down_that_client_for_that_name_only(app, client):
     add_user(app, "mia")
     app.config["REVIEW_LOGIN_MAX_FAILURES"] = 3
-    for _ in range(3):
+    for _ in range(4):
         assert client.post("/review/login", data={"username": "mia", "password": "guess-guess",
                                                   "csrf_token": csrf(client)}).status_code == 401
-    locked = client.post("/review/login", data={"username": "mia", "password": PASSWORD, "csrf_token": csrf(client)})
-    assert locked.status_code == 429 and "Too many failed log-ins" in locked.get_data(as_text=True)
+    slowed = client.post("/review/login", data={"username": "mia", "password": PASSWORD, "csrf_token": csrf(client)})
+    assert slowed.status_code == 429 and "Too many failed log-ins" in slowed.get_data(as_text=True)
+    assert int(slowed.headers["Retry-After"]) >= 1
     with app.app_context():
         failed = db_session().scalars(select(AuditEntry).where(AuditEntry.action == "login_failed")).all()
-        assert [e.username for e in failed] == ["mia"] * 3
+        assert [e.username for e in failed] == ["mia"] * 4
     add_user(app, "max")
     login(client, "max")   # other names are not affected
+    other = app.test_client()   # nor the same name from another address
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    login(other, "mia")
 
 
 def test_secure_cookie_flag_is_on_by_default(app_config):

@@ -527,6 +527,15 @@ def _as_flag(value, name: str, required: bool):
     raise ValueError(f"{name} must be 0 or 1, got {value!r}")
 
 
+# The review export prefixes CSV cells that a spreadsheet would run as formulas (and cells starting with ')
+# with one '; reading drops that one ' again.
+_ESCAPED = ("'=", "'+", "'-", "'@", "'\t", "'\r", "''")
+
+
+def _unescape_cell(value):
+    return value[1:] if isinstance(value, str) and value.startswith(_ESCAPED) else value
+
+
 def _records(path: Path):
     """Yield (line number, dict) for each record; a JSONL line that is not an object yields an error."""
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
@@ -551,7 +560,7 @@ def _records(path: Path):
                 if None in row:
                     yield start, ValueError(f"{len(row[None])} more field(s) than the header")
                 else:
-                    yield start, row
+                    yield start, {k: _unescape_cell(v) for k, v in row.items()}
                 start = reader.line_num + 1
     else:
         raise LabelledDataError(f"{path}: expected a .csv, .tsv or .jsonl file")

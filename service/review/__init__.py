@@ -3,13 +3,16 @@
 `init_app(app)` is called from `create_app`: it sets the review defaults, registers the blueprints, and starts
 the webhook delivery thread when WEBHOOK_WORKER_THREAD is true (otherwise run `moderation webhooks run`).
 """
-from . import outbox
+from . import authors, outbox, throttle
 
 DEFAULTS = {
     **outbox.DEFAULTS,
+    **throttle.DEFAULTS,
+    **authors.DEFAULTS,
     "REVIEW_SECURE_COOKIES": True,   # session cookie only over HTTPS; set false for a plain-http local trial
     "REVIEW_PAGE_SIZE": 25,          # held comments per queue page
-    "REVIEW_LOGIN_MAX_FAILURES": 10,  # failed log-ins per user name in 15 minutes before log-in is refused
+    "REVIEW_AUDIT_PAGE_SIZE": 100,   # audit log entries per page
+    "REVIEW_UNDO_SECONDS": 600,      # a moderator can undo their own decision for this long
 }
 
 

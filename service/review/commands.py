@@ -1,4 +1,4 @@
-"""`moderation users create|list|disable`, `moderation export`, `moderation webhooks run`."""
+"""`moderation users create|list|disable|unlock|set-password`, `moderation export`, `moderation webhooks run`."""
 import sys
 
 import click
@@ -19,17 +19,20 @@ def users():
 @users.command("create", help="Create a moderator or admin; the password is asked for (or read from stdin).")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+@click.option("--site", "sites", multiple=True,
+              help="A site this user reviews (repeat for several); without --site: every site.")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted when not given; never pass it on a shared machine's command line.")
-def users_create(username, role, password):
+def users_create(username, role, sites, password):
     from service.db import db_session
     from .users import create_user
     with _app().app_context():
         try:
-            user = create_user(db_session(), username, password, role)
+            user = create_user(db_session(), username, password, role, sites=sites)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"created {user.role} {user.username}")
+        click.echo(f"created {user.role} {user.username} for " + (", ".join(user.sites) if user.sites
+                                                                   else "every site"))
 
 
 @users.command("list", help="List accounts with role and state.")
@@ -39,7 +42,8 @@ def users_list():
     with _app().app_context():
         for user in db_session().scalars(select(User).order_by(User.username)):
             state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
-            click.echo(f"{user.username}\t{user.role}\t{state}")
+            sites = ",".join(user.sites) if user.sites else "*"
+            click.echo(f"{user.username}\t{user.role}\t{sites}\t{state}")
 
 
 @users.command("disable", help="Disable an account (its sessions end at once).")
@@ -53,6 +57,42 @@ def users_disable(username):
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"disabled {username}")
+
+
+@users.command("unlock", help="Clear the failed log-ins counted for a name from every address (ends its back-off).")
+@click.argument("username")
+def users_unlock(username):
+    from service.db import db_session
+    from .actions import audit
+    from .tables import User
+    from .throttle import unlock
+    with _app().app_context():
+        session = db_session()
+        if session.scalar(select(User).where(User.username == username)) is None:
+            raise click.ClickException(f"no user {username!r}")
+        cleared = unlock(session, username)
+        audit(session, username=username, action="unlock", by="command line", cleared=cleared)
+        session.commit()
+        click.echo(f"unlocked {username} ({cleared} address(es) cleared)")
+
+
+@users.command("set-password", help="Set a new password (asked for, or read from stdin); the user's sessions end.")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted when not given; never pass it on a shared machine's command line.")
+def users_set_password(username, password):
+    from service.db import db_session
+    from .actions import audit
+    from .users import set_password
+    with _app().app_context():
+        session = db_session()
+        try:
+            user = set_password(session, username, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        audit(session, username=user.username, user_id=user.id, action="set_password", by="command line")
+        session.commit()
+        click.echo(f"password of {username} changed; its sessions have ended")
 
 
 @click.command("export", help="Write human-labelled comments in the format `moderation train` reads.")

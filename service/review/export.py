@@ -36,8 +36,22 @@ def rows(session, since=None, site: str | None = None):
                "reasons": ";".join(r.reasons or [])}
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
+
+
+def neutralise(value):
+    """The OWASP prefix: a leading ' makes the spreadsheet show the cell as text. Cells that already start with '
+    get one too, so training.data strips exactly one ' and reads back every text unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS + (ESCAPE,)):
+        return ESCAPE + value
+    return value
+
+
 def serialise(records, fmt: str):
-    """Yield the export as text chunks (streams: the whole export is never in memory)."""
+    """Yield the export as text chunks (streams: the whole export is never in memory). CSV cells are
+    neutralised against formula injection; JSONL is written as stored."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     if fmt == "jsonl":
@@ -45,10 +59,11 @@ def serialise(records, fmt: str):
             yield json.dumps(record, ensure_ascii=False) + "\n"
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: with "\n" alone the writer leaves a cell holding a lone "\r" unquoted (a broken row)
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for record in records:
-        writer.writerow(record)
+        writer.writerow({k: neutralise(v) for k, v in record.items()})
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -3,7 +3,7 @@ import base64
 import datetime as dt
 import json
 
-from sqlalchemy import Text, and_, cast, select, tuple_
+from sqlalchemy import Text, and_, cast, func, select, tuple_
 
 from service.db import Article, Comment
 
@@ -42,16 +42,14 @@ def _sort_key(comment, sort):
     return [comment.received_at.isoformat(), comment.id]
 
 
-def page(session, *, site=None, section=None, reason=None, since=None, until=None, sort="score",
-         after: str | None = None, size: int = PAGE_SIZE):
-    """Return (rows [(Comment, Article|None)], next cursor or None)."""
-    if sort not in SORTS:
-        raise BadFilter(f"sort must be one of {', '.join(SORTS)}")
+def _filtered(site=None, section=None, reason=None, since=None, until=None, sites=None):
     query = (select(Comment, Article)
              .outerjoin(Article, and_(Article.site == Comment.site, Article.article_id == Comment.article_id))
              .where(Comment.status == "held"))
     if site:
         query = query.where(Comment.site == site)
+    if sites is not None:
+        query = query.where(Comment.site.in_(list(sites)))
     if section:
         query = query.where(Article.section == section)
     if reason:
@@ -62,30 +60,79 @@ def page(session, *, site=None, section=None, reason=None, since=None, until=Non
         query = query.where(Comment.received_at >= start)
     if end:
         query = query.where(Comment.received_at < end + dt.timedelta(days=1))
+    return query
 
-    if sort == "score":
-        key, order = Comment.review_priority, (Comment.review_priority.desc(), Comment.id.desc())
+
+def _cursor_values(cursor: str, sort: str):
+    try:
+        last, last_id = _decode(cursor)
+        return (float(last) if sort == "score" else dt.datetime.fromisoformat(last)), int(last_id)
+    except (TypeError, ValueError):
+        raise BadFilter("the page cursor is not valid; start again from the first page") from None
+
+
+def _key(sort):
+    return Comment.review_priority if sort == "score" else Comment.received_at
+
+
+def _ahead(sort, values):
+    """Rows shown before the row whose sort key is `values` (a row-value comparison: one index range)."""
+    pair = tuple_(_key(sort), Comment.id)
+    return pair < tuple_(*values) if sort == "oldest" else pair > tuple_(*values)
+
+
+def _behind(sort, values):
+    pair = tuple_(_key(sort), Comment.id)
+    return pair > tuple_(*values) if sort == "oldest" else pair < tuple_(*values)
+
+
+def browse(session, *, sort="score", after: str | None = None, before: str | None = None, size: int = PAGE_SIZE,
+           count: bool = True, **filters) -> dict:
+    """One queue page: rows [(Comment, Article|None)], `next` and `prev` cursors (None at either end), and with
+    count: `total` held comments that match and the 1-based `position` of the page's first row."""
+    if sort not in SORTS:
+        raise BadFilter(f"sort must be one of {', '.join(SORTS)}")
+    query = _filtered(**filters)
+    key = _key(sort)
+    if sort == "oldest":
+        forward, backward = (key.asc(), Comment.id.asc()), (key.desc(), Comment.id.desc())
     else:
-        key = Comment.received_at
-        order = ((Comment.received_at.asc(), Comment.id.asc()) if sort == "oldest"
-                 else (Comment.received_at.desc(), Comment.id.desc()))
-    if after:
-        cursor = _decode(after)
-        try:
-            last, last_id = cursor
-            last = float(last) if sort == "score" else dt.datetime.fromisoformat(last)
-            last_id = int(last_id)
-        except (TypeError, ValueError):
-            raise BadFilter("the page cursor is not valid; start again from the first page") from None
-        # a row-value comparison: SQLite and PostgreSQL both turn it into one index range
-        if sort == "oldest":
-            query = query.where(tuple_(key, Comment.id) > tuple_(last, last_id))
-        else:
-            query = query.where(tuple_(key, Comment.id) < tuple_(last, last_id))
-    rows = session.execute(query.order_by(*order).limit(size + 1)).all()
-    more = len(rows) > size
-    rows = rows[:size]
-    return rows, (_encode(_sort_key(rows[-1][0], sort)) if more else None)
+        forward, backward = (key.desc(), Comment.id.desc()), (key.asc(), Comment.id.asc())
+    rows = None
+    if before:
+        rows = session.execute(query.where(_ahead(sort, _cursor_values(before, sort)))
+                               .order_by(*backward).limit(size + 1)).all()
+        has_prev, rows = len(rows) > size, rows[:size][::-1]
+        has_next = True
+        if not has_prev:
+            # back at the start: show the first page itself, so deciding here refills it like the first page
+            rows, before = None, None
+    if rows is None:
+        query_page = query.where(_behind(sort, _cursor_values(after, sort))) if after else query
+        rows = session.execute(query_page.order_by(*forward).limit(size + 1)).all()
+        has_next, rows = len(rows) > size, rows[:size]
+        has_prev = bool(after)
+    out = {"rows": rows,
+           "next": _encode(_sort_key(rows[-1][0], sort)) if has_next and rows else None,
+           "prev": _encode(_sort_key(rows[0][0], sort)) if has_prev and rows else None}
+    if count:
+        def n(q):
+            return session.scalar(select(func.count()).select_from(q.subquery()))
+        out["total"] = n(query)
+        out["position"] = (n(query.where(_ahead(sort, _sort_key_values(rows[0][0], sort)))) + 1) if rows else 0
+    return out
+
+
+def _sort_key_values(comment, sort):
+    return (comment.review_priority if sort == "score" else comment.received_at), comment.id
+
+
+def page(session, *, site=None, section=None, reason=None, since=None, until=None, sort="score",
+         after: str | None = None, size: int = PAGE_SIZE, sites=None):
+    """Return (rows [(Comment, Article|None)], next cursor or None). sites: only these (None: every site)."""
+    got = browse(session, sort=sort, after=after, size=size, count=False, site=site, section=section,
+                 reason=reason, since=since, until=until, sites=sites)
+    return got["rows"], got["next"]
 
 
 def author_history(session, comment, limit: int = 5):
@@ -97,6 +144,46 @@ def author_history(session, comment, limit: int = 5):
         select(Comment.status, Comment.text)
         .where(Comment.site == comment.site, Comment.author_id == comment.author_id, Comment.id < comment.id)
         .order_by(Comment.id.desc()).limit(limit)).all()
+
+
+def author_counts(session, site: str, author_id: str | None) -> dict:
+    """How many of the author's comments on this site are in each state (published, held, approved, rejected)."""
+    if not author_id:
+        return {}
+    return dict(session.execute(select(Comment.status, func.count())
+                                .where(Comment.site == site, Comment.author_id == author_id)
+                                .group_by(Comment.status)).all())
+
+
+def author_counts_many(session, site_authors) -> dict:
+    """author_counts for every (site, author) of a page in one query: {(site, author_id): {status: n}}."""
+    pairs = {(s, a) for s, a in site_authors if a}
+    if not pairs:
+        return {}
+    rows = session.execute(select(Comment.site, Comment.author_id, Comment.status, func.count())
+                           .where(Comment.author_id.in_({a for _, a in pairs}),
+                                  Comment.site.in_({s for s, _ in pairs}))
+                           .group_by(Comment.site, Comment.author_id, Comment.status)).all()
+    out: dict = {}
+    for site, author, status, n in rows:
+        if (site, author) in pairs:
+            out.setdefault((site, author), {})[status] = n
+    return out
+
+
+def thread(session, comment, limit: int = 20) -> dict:
+    """The stored parent, siblings (same parent) and replies of a comment; empty when none are stored."""
+    def same_site(*where):
+        return session.scalars(select(Comment).where(Comment.site == comment.site, *where)
+                               .order_by(Comment.id).limit(limit)).all()
+    parent = None
+    siblings = []
+    if comment.parent_id:
+        parent = session.scalar(select(Comment).where(Comment.site == comment.site,
+                                                      Comment.comment_id == comment.parent_id))
+        siblings = same_site(Comment.parent_id == comment.parent_id, Comment.id != comment.id)
+    replies = same_site(Comment.parent_id == comment.comment_id)
+    return {"parent": parent, "siblings": siblings, "replies": replies}
 
 
 def highlight(text: str, spans) -> list[tuple[str, bool]]:

@@ -5,7 +5,8 @@ it is kept up to date by an ORM hook whenever a comment's scores are written.
 """
 import datetime as dt
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, event)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        event)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, Comment, utcnow
@@ -18,6 +19,10 @@ Comment.review_priority = mapped_column("review_priority", Float, nullable=True)
 Index("ix_comments_queue_age", Comment.status, Comment.received_at, Comment.id)
 Index("ix_comments_queue_score", Comment.status, Comment.review_priority, Comment.id)
 Index("ix_comments_author", Comment.site, Comment.author_id, Comment.id)
+# migration 0005_h18: thread and search lookups
+Index("ix_comments_site_parent", Comment.site, Comment.parent_id)
+Index("ix_comments_author_id", Comment.author_id, Comment.id)
+Index("ix_comments_comment_id", Comment.comment_id)
 
 
 def priority_of(scores) -> float:
@@ -44,6 +49,10 @@ class User(Base):
     session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    sites: Mapped[list | None] = mapped_column(JSON)   # the sites this user reviews; None: every site
+
+    def may_review(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
 
 
 class Decision(Base):
@@ -100,3 +109,35 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed log-ins per (client address, user name) ("pair") and per address ("address"), shared by all
+    workers. Failures past a free allowance back off exponentially; a success clears the pair's row."""
+    __tablename__ = "review_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)   # sha256 of kind, address and name
+    kind: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(255), index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[float] = mapped_column(Float)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # failed log-ins for unknown names since the address's last audit row, and that row's window
+    unknown_failures: Mapped[int] = mapped_column(Integer, default=0)
+    audited_window: Mapped[int | None] = mapped_column(Integer)
+
+
+class AuthorStatus(Base):
+    """A moderator's standing decision on an author, per site: trusted (published without holding unless the
+    abuse score passes a high bar) or banned (everything held). Read by /v1/moderate on every comment."""
+    __tablename__ = "review_author_status"
+    __table_args__ = (UniqueConstraint("site", "author_id", name="uq_review_author_status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(255))
+    author_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))          # trusted | banned
+    set_by: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -21,7 +21,8 @@ CSRF_HEADER = "X-CSRF-Token"
 MIN_PASSWORD = 10
 
 
-def create_user(session, username: str, password: str, role: str = "moderator") -> User:
+def create_user(session, username: str, password: str, role: str = "moderator", sites=None) -> User:
+    """sites: the sites the user reviews (None or empty: every site)."""
     username = (username or "").strip()
     if not username:
         raise ValueError("username must not be empty")
@@ -31,8 +32,9 @@ def create_user(session, username: str, password: str, role: str = "moderator") 
         raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(User).where(User.username == username)):
         raise ValueError(f"user {username!r} exists")
+    sites = sorted({s.strip() for s in sites or () if s and s.strip()}) or None
     user = User(username=username, password_hash=generate_password_hash(password), role=role,
-                session_token=secrets.token_hex(16))
+                session_token=secrets.token_hex(16), sites=sites)
     session.add(user)
     session.commit()
     return user
@@ -44,6 +46,21 @@ def disable_user(session, username: str) -> User:
         raise ValueError(f"no user {username!r}")
     user.disabled_at = utcnow()
     user.session_token = secrets.token_hex(16)
+    session.commit()
+    return user
+
+
+def set_password(session, username: str, password: str) -> User:
+    """New password; every session of the user ends and every address's failed log-ins for the name are cleared."""
+    from .throttle import unlock
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    if len(password or "") < MIN_PASSWORD:
+        raise ValueError(f"password must have at least {MIN_PASSWORD} characters")
+    user.password_hash = generate_password_hash(password)
+    user.session_token = secrets.token_hex(16)
+    unlock(session, username)
     session.commit()
     return user
 
