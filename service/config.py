@@ -29,6 +29,9 @@ DEFAULTS = {
     #              "sites": {site: {..., "sections": {section: {...}}}}}
     # Unset values fall back to the bundle's own thresholds.
     "POLICY": {},
+    # Seconds between a worker's checks for a changed database policy / default bundle (models/bundles/current.txt).
+    "POLICY_CHECK_S": 5,
+    "BUNDLE_CHECK_S": 5,
 }
 
 

@@ -208,7 +208,8 @@ def dashboard_page():
         days = 30
     stats = dashboard.compute(db_session(), days=days)
     return render_template("review/dashboard.html", stats=stats, chart=dashboard.chart_svg(stats["per_day"]),
-                           days=days)
+                           days=days, shadow=dashboard.shadow(db_session(), days=days),
+                           shadow_reasons=dashboard.SHADOW_REASONS)
 
 
 @bp.get("/export")
