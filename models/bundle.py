@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from .normalize import normalize
 from .offtopic import Article, article_embeddings
 
 FORMAT_VERSION = 1
-BUNDLES = Path(__file__).resolve().parent / "bundles"
+# MODERATION_BUNDLES_DIR: another registry folder (bundles + current.txt), e.g. a deployment's or a bench's own
+BUNDLES = Path(os.environ.get("MODERATION_BUNDLES_DIR") or Path(__file__).resolve().parent / "bundles")
 DEFAULT_POINTER = BUNDLES / "current.txt"
 SPAN_GATE = 0.5  # spans are reported from half the abusive threshold up: below that no word "drives" the score
 HEADS = ("abusive", "off_topic", "spam")  # the score heads a Bundle computes (declared in models.reasons)

@@ -1,9 +1,10 @@
 """`moderation calibrate`: thresholds for a site's hold budget, from the scores it has stored.
 
 The budget is the share of the site's comments held, for any reason. Each tunable reason (abusive, off_topic,
-spam) gets the same share q of the comments (at most `reason_budget` each), q as large as the budget allows
+spam) may hold the same share q of the comments (at most `reason_budget` each), q as large as the budget allows
 once the overlap between reasons and the holds no threshold controls (unsupported_language, too_long) are
-counted. A threshold is never lowered below the one in force: the budget caps holds, it does not create them.
+counted. A threshold is never lowered below the one in force: the budget caps holds, it does not create them
+(a reason that already holds less than q keeps its threshold, and leaves its share to the others).
 Where moderators labelled comments, catch and false-hold rates at the old and new thresholds are estimated
 from those labels (mostly comments that were held, so they describe the high-score end only).
 """
@@ -152,6 +153,9 @@ def format_report(rep: dict, site: str, section: str | None, budget: float, mode
         lines.append(f"{name:10} {c['threshold']:9.4f} {_pct(c['hold_rate'])} {_pct(c['catch'])} {_pct(c['false_hold'])}"
                      f"   {p['threshold']:8.4f} {_pct(p['hold_rate'])} {_pct(p['catch'])} {_pct(p['false_hold'])}"
                      f"   {row['labelled_positive']}/{row['labelled_ordinary']}")
+    if rep["hold_rate"]["proposed"] < budget - 0.01:
+        lines.append("below the budget: the thresholds in force already hold less for some reasons, and calibrate "
+                     "never lowers a threshold (set one with `moderation policy set --threshold`)")
     if rep["labelled"]:
         lines.append("catch / f-hold: shares of the moderator-labelled positives / ordinary comments held; labels come "
                      "mostly from held comments, so they describe the high-score end")

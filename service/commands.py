@@ -197,8 +197,8 @@ def _serving_bundle_meta(app) -> dict:
 @click.option("--section", default=None, help="Only comments under articles of this section (registered articles).")
 @click.option("--hold-budget", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Share of comments held, for any reason.")
-@click.option("--reason-budget", type=click.FloatRange(0, 1), default=0.03, show_default=True,
-              help="At most this share held for any one reason.")
+@click.option("--reason-budget", type=click.FloatRange(0, 1), default=None,
+              help="At most this share held for any one reason (default: the hold budget).")
 @click.option("--since", default=None, help="Only comments received from this date on (YYYY-MM-DD).")
 @click.option("--model-version", default=None,
               help="Only comments scored by this model (default: the bundle the service loads now).")
@@ -226,6 +226,7 @@ def calibrate_command(site, section, hold_budget, reason_budget, since, model_ve
             raise click.ClickException(f"no scored comments stored for site {site!r}"
                                        f"{' by model ' + version if version else ''}")
         current = policy.snapshot().thresholds(serving["thresholds"], site, section)
+        reason_budget = hold_budget if reason_budget is None else reason_budget
         proposed = calibrate.fit(data, current, hold_budget, reason_budget)
         click.echo(calibrate.format_report(calibrate.report(data, current, proposed), site, section, hold_budget,
                                            version))

@@ -150,7 +150,8 @@ def test_calibrate_meets_the_budget_and_apply_puts_it_in_force(url, monkeypatch)
     with app.app_context():
         assert policy.in_force(db_session(), "cal") is None
 
-    result = runner.invoke(main, ["calibrate", "--site", "cal", "--hold-budget", "0.05", "--apply"])
+    result = runner.invoke(main, ["calibrate", "--site", "cal", "--hold-budget", "0.05", "--reason-budget", "0.03",
+                                  "--apply"])
     assert result.exit_code == 0, result.output
     with app.app_context():
         row = policy.in_force(db_session(), "cal")
