@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import and_, func, select
 
+from models import reasons as R
+
 from .db import Article, Comment
 from .policy import TUNABLE
 
-FIXED_HOLDS = {"unsupported_language", "too_long"}   # held whatever the thresholds say
-LABEL_FOR = {"abusive": "abusive", "off_topic": "off_topic", "spam": "off_topic"}   # spam is labelled off-topic
+FIXED_HOLDS = set(R.names(R.RULE))   # held whatever the thresholds say (too long, unsupported language)
 
 
 @dataclass
@@ -117,7 +118,7 @@ def report(data: Stored, current: dict, proposed: dict) -> dict:
     labelled = ~np.isnan(data.abusive)
     ordinary = labelled & (data.abusive == 0) & ~(data.off_topic == 1)
     for j, name in enumerate(TUNABLE):
-        label = data.abusive if LABEL_FOR[name] == "abusive" else data.off_topic
+        label = data.abusive if R.get(name).label == "abusive" else data.off_topic   # spam: labelled off-topic
         positive = ~np.isnan(label) & (label == 1)
         row = {}
         for which, t in (("current", current[name]), ("proposed", proposed[name])):

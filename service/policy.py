@@ -20,12 +20,14 @@ from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, func, selec
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import thresholds_for
+from models.bundle import HEADS
+
 from .db import Base, db_session, utcnow
 
 log = logging.getLogger(__name__)
 
 MODES = ("enforce", "shadow")
-TUNABLE = ("abusive", "off_topic", "spam")   # the reasons whose threshold a site can set
+TUNABLE = HEADS   # the reasons whose threshold a site can set: the bundle's score heads
 
 
 class PolicyVersion(Base):

@@ -209,7 +209,7 @@ def dashboard_page():
     stats = dashboard.compute(db_session(), days=days)
     return render_template("review/dashboard.html", stats=stats, chart=dashboard.chart_svg(stats["per_day"]),
                            days=days, shadow=dashboard.shadow(db_session(), days=days),
-                           shadow_reasons=dashboard.SHADOW_REASONS)
+                           shadow_reasons=dashboard.shadow_reasons())
 
 
 @bp.get("/export")
