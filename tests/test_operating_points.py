@@ -137,7 +137,8 @@ def _fill(app, site, n, rng, model_version=SERVING, labels=0, mode="shadow"):
         session.commit()
 
 
-def test_calibrate_meets_the_budget_and_apply_puts_it_in_force(url, monkeypatch):
+def test_calibrate_meets_the_budget_and_apply_puts_it_in_force(database_url, monkeypatch):  # noqa: F811
+    url = database_url
     app = make_app(url)
     rng = np.random.default_rng(0)
     _fill(app, "cal", 2000, rng, labels=400)

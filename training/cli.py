@@ -192,9 +192,9 @@ def models_promote(version, root, labelled, holdout, no_public, tolerance, force
                     raise click.ClickException(f"{version} refused: it decides worse than {previous} "
                                                f"(--force promotes it anyway, and is logged)")
         if force:
-            click.echo(f"warning: --force: promoting {version} "
-                       f"{'over a refusing gate' if result is None or not result.passed else '(the gate passed)'}; logged",
-                       err=True)
+            verdict = "without the gate" if result is None else \
+                "over a refusing gate" if not result.passed else "(the gate passed)"
+            click.echo(f"warning: --force: promoting {version} {verdict}; logged", err=True)
     try:
         previous = registry.promote(version)
     except ValueError as e:
