@@ -40,9 +40,9 @@ class GateResult:
     table: list[dict] = field(default_factory=list)   # per part and bundle: the rates
 
     def format(self) -> str:
-        lines = [f"{'part':28} {'bundle':22} {'n':>5} {'false-hold':>10} {'catch abusive':>14} {'catch off-topic':>16}"]
+        lines = [f"{'part':40} {'bundle':22} {'n':>5} {'false-hold':>10} {'catch abusive':>14} {'catch off-topic':>16}"]
         for row in self.table:
-            lines.append(f"{row['part']:28} {row['bundle']:22} {row['n']:5d} {_pct(row['false_hold'], row['ordinary'])}"
+            lines.append(f"{row['part']:40} {row['bundle']:22} {row['n']:5d} {_pct(row['false_hold'], row['ordinary'])}"
                          f" {_pct(row['catch_abusive'], row['abusive'], 14)} {_pct(row['catch_off_topic'], row['off_topic'], 16)}")
         return "\n".join(lines)
 
