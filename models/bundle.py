@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from .normalize import normalize
 from .offtopic import Article, article_embeddings
 
 FORMAT_VERSION = 1
-BUNDLES = Path(__file__).resolve().parent / "bundles"
+# MODERATION_BUNDLES_DIR: another registry folder (bundles + current.txt), e.g. a deployment's or a bench's own
+BUNDLES = Path(os.environ.get("MODERATION_BUNDLES_DIR") or Path(__file__).resolve().parent / "bundles")
 DEFAULT_POINTER = BUNDLES / "current.txt"
 PERSPECTIVE_SCALE = "perspective_scale.json"  # optional: the Perspective endpoint's score scale for this bundle
 SPAN_GATE = 0.5  # spans are reported from half the abusive threshold up: below that no word "drives" the score

@@ -217,3 +217,142 @@ COMMANDS.append(score)
 from .review.commands import COMMANDS as _review_commands  # noqa: E402  (users, export, webhooks)
 
 COMMANDS.extend(_review_commands)
+
+
+# -- operating points: calibrate, policy ---------------------------------------------------------------------
+
+def _who(tool: str) -> str:
+    import getpass
+    try:
+        return f"{tool}:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name (e.g. a container): still say which tool
+        return tool
+
+
+def _serving_bundle_meta(app) -> dict:
+    """Version and thresholds of the bundle the service loads, from its metadata.json (no model loaded)."""
+    import json
+    from pathlib import Path
+
+    import models.bundle
+    folder = Path(app.config["BUNDLE"]) if app.config.get("BUNDLE") else models.bundle.default_bundle_path()
+    meta = json.loads((folder / "metadata.json").read_text())
+    thresholds = {"abusive": 0.5, "off_topic": 0.5, "spam": 0.5, **(meta.get("thresholds") or {})}
+    return {"version": str(meta.get("version", folder.name)), "thresholds": thresholds}
+
+
+@click.command("calibrate", help="Thresholds that hold at most the hold budget of SITE's comments, from the scores "
+                                 "stored for it (and its moderators' labels where there are any); --apply puts "
+                                 "them in force (no restart needed).")
+@click.option("--site", required=True)
+@click.option("--section", default=None, help="Only comments under articles of this section (registered articles).")
+@click.option("--hold-budget", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Share of comments held, for any reason.")
+@click.option("--reason-budget", type=click.FloatRange(0, 1), default=None,
+              help="At most this share held for any one reason (default: the hold budget).")
+@click.option("--since", default=None, help="Only comments received from this date on (YYYY-MM-DD).")
+@click.option("--model-version", default=None,
+              help="Only comments scored by this model (default: the bundle the service loads now).")
+@click.option("--all-models", is_flag=True, help="Use comments scored by any model version.")
+@click.option("--min-comments", type=click.IntRange(1), default=500, show_default=True,
+              help="--apply refuses fewer scored comments than this.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the thresholds into the site's database policy.")
+def calibrate_command(site, section, hold_budget, reason_budget, since, model_version, all_models, min_comments,
+                      apply_):
+    from service import calibrate, policy
+    from service.db import db_session
+    from service.review.queue import BadFilter, parse_date
+
+    try:
+        start = parse_date(since, "--since")
+    except BadFilter as exc:
+        raise click.BadParameter(str(exc)) from None
+    app = _admin_app()
+    with app.app_context():
+        serving = _serving_bundle_meta(app)
+        version = None if all_models else (model_version or serving["version"])
+        session = db_session()
+        data = calibrate.load(session, site, section=section, since=start, model_version=version)
+        if len(data) == 0:
+            raise click.ClickException(f"no scored comments stored for site {site!r}"
+                                       f"{' by model ' + version if version else ''}")
+        current = policy.snapshot().thresholds(serving["thresholds"], site, section)
+        reason_budget = hold_budget if reason_budget is None else reason_budget
+        proposed = calibrate.fit(data, current, hold_budget, reason_budget)
+        click.echo(calibrate.format_report(calibrate.report(data, current, proposed), site, section, hold_budget,
+                                           version))
+        if not apply_:
+            click.echo("\n(dry run: --apply puts these thresholds in force)")
+            return
+        if len(data) < min_comments:
+            raise click.ClickException(f"only {len(data)} scored comment(s), fewer than --min-comments {min_comments}")
+        row = policy.change(session, site=site, section=section or "",
+                            thresholds={k: round(v, 6) for k, v in proposed.items()}, model_version=version,
+                            who=_who("calibrate"), note=f"calibrate: hold budget {hold_budget}",
+                            hold_budget=hold_budget, reason_budget=reason_budget, comments=len(data),
+                            since=since)
+        click.echo(f"\npolicy version {row.id} in force for site {site}{' section ' + section if section else ''} "
+                   f"(mode {row.mode or 'inherited'}); running workers use it within "
+                   f"{app.config.get('POLICY_CHECK_S')} s")
+
+
+COMMANDS.append(calibrate_command)
+
+
+@click.group("policy", help="The per-site policy stored in the database (over the TOML [policy]).")
+def policy_group():
+    pass
+
+
+@policy_group.command("show", help="The policy in force per site and section: database rows, then what applies.")
+@click.option("--site", default=None)
+def policy_show(site):
+    from service import policy
+    from service.db import db_session, iso
+    app = _admin_app()
+    with app.app_context():
+        serving = _serving_bundle_meta(app)
+        snap = policy.snapshot()
+        rows = [r for r in policy.latest_rows(db_session()) if site in (None, r.site)]
+        click.echo(f"bundle {serving['version']} thresholds: {serving['thresholds']}")
+        for r in rows:
+            effective = snap.thresholds(serving["thresholds"], r.site, r.section or None)
+            click.echo(f"{r.site}\t{r.section or '(all sections)'}\tversion {r.id}\t{iso(r.created_at)}\t"
+                       f"{r.created_by}\tmode={snap.mode(r.site, r.section or None)}\tthresholds={effective}")
+        if site and not rows:
+            click.echo(f"{site}\tno database policy\tmode={snap.mode(site, None)}\t"
+                       f"thresholds={snap.thresholds(serving['thresholds'], site, None)}")
+
+
+@policy_group.command("set", help="Set the mode and/or thresholds of a site (or one of its sections); audit-logged.")
+@click.option("--site", required=True)
+@click.option("--section", default="", help="A section of the site (default: the whole site).")
+@click.option("--mode", type=click.Choice(["enforce", "shadow"]), default=None)
+@click.option("--threshold", "thresholds", multiple=True, metavar="REASON=VALUE",
+              help="e.g. abusive=0.8; repeatable.")
+@click.option("--note", default=None)
+def policy_set(site, section, mode, thresholds, note):
+    from service import policy
+    from service.db import db_session
+    values = {}
+    for item in thresholds:
+        name, sep, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not REASON=NUMBER", param_hint="--threshold") from None
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not REASON=NUMBER", param_hint="--threshold")
+    if mode is None and not values:
+        raise click.UsageError("nothing to set: give --mode and/or --threshold")
+    with _admin_app().app_context():
+        try:
+            row = policy.change(db_session(), site=site, section=section, thresholds=values, mode=mode,
+                                who=_who("policy-set"), note=note)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"policy version {row.id}: {site} {section or '(all sections)'} mode={row.mode or 'inherited'} "
+                   f"thresholds={row.thresholds}")
+
+
+COMMANDS.append(policy_group)

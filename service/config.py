@@ -33,6 +33,9 @@ DEFAULTS = {
     # Perspective endpoints: {"analyze_is_comment": false, "store_window": 3600, "sites": {site: {...}}}
     # (see service/perspective.py).
     "PERSPECTIVE": {},
+    # Seconds between a worker's checks for a changed database policy / default bundle (models/bundles/current.txt).
+    "POLICY_CHECK_S": 5,
+    "BUNDLE_CHECK_S": 5,
 }
 
 

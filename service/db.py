@@ -87,6 +87,11 @@ class Comment(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)   # published | held | approved | rejected | analyzed
     callback_url: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # what made the decision (migration 0004): enforce | shadow, the policy's own decision (in shadow mode
+    # `decision` is publish whatever this says), and the thresholds applied beside model_version
+    mode: Mapped[str | None] = mapped_column(String(16))
+    would_decision: Mapped[str | None] = mapped_column(String(16))
+    thresholds: Mapped[dict | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):

@@ -14,12 +14,13 @@ import models
 from models.reasons import MODEL_ERROR
 from sqlalchemy.exc import IntegrityError
 
+from . import policy
 from .db import Article, Comment, db_session
 from .schema import parse_datetime
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _cache: dict = {}          # bundle path -> loaded bundle, shared by every app in this process
 RETRY_LOAD_AFTER_S = 30     # after a failed load, wait before trying again (each try costs seconds)
 _preloaded: dict = {}      # bundle path -> bundle loaded before forking workers (preload), warmed up in each worker
@@ -31,7 +32,8 @@ def preload(path=None):
     (and their threads) are created in each worker, after the fork."""
     import gc
 
-    _preloaded[path] = models.load_bundle(path)
+    path = path or models.bundle.default_bundle_path()   # the key get_bundle loads it under
+    _preloaded[str(path)] = models.load_bundle(path)
     gc.collect()
     gc.freeze()  # the collector in the workers then leaves the bundle's pages shared
 
@@ -41,9 +43,16 @@ class BundleUnavailable(RuntimeError):
 
 
 def get_bundle():
-    """The app's model bundle, loaded once per process (create_app loads it before the first request)."""
+    """The app's model bundle, loaded once per process (create_app loads it before the first request).
+
+    When the app loads the default bundle (BUNDLE unset), it looks at models/bundles/current.txt at most every
+    BUNDLE_CHECK_S seconds; when it names another bundle, a thread loads and warms that one while requests
+    keep being scored by the old one, then swaps it in (`moderation models promote|rollback` need no restart).
+    """
     state = current_app.extensions["moderation"]
     if state.get("bundle") is not None:
+        if state.get("swappable"):
+            _maybe_swap(current_app._get_current_object(), state)
         return state["bundle"]
     with _lock:
         if state.get("bundle") is None:
@@ -51,17 +60,63 @@ def get_bundle():
                 raise BundleUnavailable(state.get("error", "model bundle not loaded"))
             path = current_app.config.get("BUNDLE")
             try:
-                if path not in _cache:
-                    bundle = _preloaded.pop(path, None) or models.load_bundle(path)
-                    _warm_up(bundle)
-                    _cache[path] = bundle
-                state["bundle"] = _cache[path]
+                if path is None:
+                    path = models.bundle.default_bundle_path()
+                    state["swappable"], state["checked_at"] = True, time.monotonic()
+                state["bundle"], state["path"] = _load(path), path
             except Exception as exc:  # noqa: BLE001 - any load failure means: not ready, hold everything
                 state["failed_at"] = time.monotonic()
                 state["error"] = f"model bundle could not be loaded: {exc}"
                 log.exception("model bundle %s could not be loaded", path or "(default)")
                 raise BundleUnavailable(state["error"]) from exc
     return state["bundle"]
+
+
+def _load(path):
+    """Load (or reuse) the bundle at path; keeps the two most recent in memory, so a rollback is instant."""
+    if path not in _cache:
+        bundle = _preloaded.pop(str(path), None) or models.load_bundle(path)
+        _warm_up(bundle)
+        with _lock:
+            _cache[path] = bundle
+            while len(_cache) > 2:
+                _cache.pop(next(iter(_cache)))
+    return _cache[path]
+
+
+def _maybe_swap(app, state):
+    now = time.monotonic()
+    if now - state.get("checked_at", -1e9) < float(app.config.get("BUNDLE_CHECK_S", 5)):
+        return
+    state["checked_at"] = now
+    try:
+        path = models.bundle.default_bundle_path()
+    except Exception:  # noqa: BLE001 - no pointer readable now: keep the bundle we have
+        log.exception("default bundle pointer unreadable; keeping %s", state["bundle"].version)
+        return
+    if path == state.get("path") or path == state.get("loading"):
+        return
+    if state.get("failed_path") == path and now - state.get("failed_at", -1e9) < RETRY_LOAD_AFTER_S:
+        return
+    state["loading"] = path
+    loader = threading.Thread(target=_swap, args=(state, path), name="bundle-swap", daemon=True)
+    state["loader"] = loader
+    loader.start()
+
+
+def _swap(state, path):
+    """Load the new default bundle beside the one serving, then switch: no request waits or fails for it."""
+    try:
+        bundle = _load(path)
+    except Exception:  # noqa: BLE001
+        log.exception("new default bundle %s could not be loaded; still serving %s", path, state["bundle"].version)
+        state["failed_path"], state["failed_at"] = path, time.monotonic()
+        return
+    finally:
+        state["loading"] = None
+    previous = state["bundle"].version
+    state["bundle"], state["path"] = bundle, path   # one reference swap: a request holds whichever it fetched
+    log.info("default bundle switched from %s to %s without a restart", previous, bundle.version)
 
 
 def _warm_up(bundle):
@@ -98,13 +153,41 @@ def _as_id(value):
 
 
 def response_from_row(row: Comment) -> dict:
-    body = {"comment_id": row.comment_id, "decision": row.decision, "reasons": list(row.reasons or []),
-            "scores": dict(row.scores or {}), "spans": list(row.spans or []), "model_version": row.model_version}
+    body = _response(row.comment_id, {"decision": row.decision, "reasons": row.reasons, "scores": row.scores,
+                                      "spans": row.spans, "model_version": row.model_version, "mode": row.mode,
+                                      "would_decision": row.would_decision})
     if row.decision == "hold" and row.status != "analyzed":
         body["review_id"] = row.id
     if (row.model_version or "").endswith("+fast"):  # answered by the fast path, the full model not yet stored
         body["degraded"] = True
     return body
+
+
+def _response(comment_id, result: dict) -> dict:
+    """In shadow mode the CMS gets publish with no reasons; what the policy would have done is under `shadow`."""
+    body = {"comment_id": comment_id, "decision": result["decision"], "reasons": list(result["reasons"] or []),
+            "scores": dict(result["scores"] or {}), "spans": list(result["spans"] or []),
+            "model_version": result["model_version"]}
+    if result.get("mode") == "shadow":
+        body["shadow"] = {"decision": result.get("would_decision"), "reasons": body["reasons"]}
+        body["reasons"] = []
+    if result.get("degraded"):
+        body["degraded"] = True
+    return body
+
+
+def _apply_mode(result: dict, site: str, section) -> dict:
+    """Shadow mode: everything is scored, decided and stored as usual, and published (model errors included:
+    a site in shadow mode has not switched holds on)."""
+    try:
+        mode = policy.mode(site, section)
+    except Exception:  # noqa: BLE001 - fail closed: enforce
+        log.exception("policy mode unavailable; enforcing")
+        mode = "enforce"
+    result = {**result, "mode": mode, "would_decision": result["decision"]}
+    if mode == "shadow":
+        result["decision"] = "publish"
+    return result
 
 
 def _resolve_article(session, site: str, article: dict | None):
@@ -216,18 +299,18 @@ def _decide(bundle, score, site: str, section, text: str, language_default: str 
     """The response body for one scored comment (score=None: the model could not score it).
     language_default: what a path does with a language we cannot score when the site's policy does not say
     (`unsupported_language`); None: hold, fail safe."""
-    policy = current_app.config.get("POLICY")
-    thresholds = {} if score is None else models.thresholds_for(policy, getattr(bundle, "thresholds", {}), site, section)
+    thresholds = {} if score is None else policy.thresholds(bundle, site, section)
     if hasattr(score, "adjust_thresholds"):  # the fast path decides with lowered thresholds (service.deadline)
         thresholds = score.adjust_thresholds(thresholds)
-    language = models.setting_for(policy, "unsupported_language", site, section) or language_default or "hold"
+    language = models.setting_for(current_app.config.get("POLICY"), "unsupported_language", site, section) \
+        or language_default or "hold"
     verdict = models.decide(score, thresholds, length=len(text), max_chars=_max_chars(), unsupported_language=language)
     scores = {} if score is None else {**score.head_scores(), **(score.sub_scores or {})}
     body = {"decision": verdict.decision, "reasons": verdict.reasons,
             "scores": {k: round(float(v), 6) for k, v in scores.items()},
             "spans": [] if score is None else list(score.spans or []),
             "model_version": (score.model_version if score is not None else None)
-            or getattr(bundle, "version", None) or "unavailable"}
+            or getattr(bundle, "version", None) or "unavailable", "thresholds": thresholds or None}
     if getattr(score, "degraded", False):
         body["degraded"] = True
     return body
@@ -252,7 +335,8 @@ def _store(session, site, comment, article_id, result, callback_url, queue=True)
         scores=result["scores"], spans=result["spans"], decision=result["decision"], reasons=result["reasons"],
         model_version=result["model_version"],
         status="analyzed" if not queue else "published" if result["decision"] == "publish" else "held",
-        callback_url=callback_url,
+        callback_url=callback_url, mode=result["mode"], would_decision=result["would_decision"],
+        thresholds=result.get("thresholds"),
     )
     session.add(row)
     try:
@@ -329,12 +413,13 @@ def moderate_many(site: str, items: list[dict], *, store: bool = True, queue: bo
                 result = _decide(bundle, None, site, None, comment["text"])
             if store or lookup_articles:  # Coral's database-free path leaves the author's standing out
                 result = _author_standing(session, site, comment, result)
+            result = _apply_mode(result, site, article.get("section"))
             if existing is not None:
                 out[i] = response_from_row(_rescore_stored(session, existing, result))
             elif store:
                 out[i] = response_from_row(_store(session, site, comment, article_id, result, callback_url, queue))
             else:
-                out[i] = {"comment_id": _as_id(comment["id"]), **result}
+                out[i] = _response(_as_id(comment["id"]), result)
         if late is not None:  # answered degraded: the full model's answer replaces it when it comes
             from .deadline import rescore_later
             rescore_later(late, site, todo, store, _decide, bundle)

@@ -23,6 +23,10 @@ RESULT = {
             "description": "character offsets into the comment text of the words driving the abuse score"},
         "model_version": {"type": "string"},
         "review_id": {"type": "integer", "description": "present when held: the review queue entry"},
+        "shadow": {"type": "object", "description": "present when the site (or section) is in shadow mode: the "
+                   "answer is publish, and this is what the policy would have decided",
+                   "properties": {"decision": {"type": "string", "enum": ["publish", "hold"]},
+                                  "reasons": {"type": "array", "items": {"type": "string"}}}},
     },
 }
 COMMENT_STATE = {"allOf": [{"$ref": "#/components/schemas/ModerateResult"}, {"type": "object", "properties": {

@@ -146,20 +146,66 @@ def models_list():
 
 @models_group.command("promote")
 @click.argument("version")
-def models_promote(version):
-    """Make VERSION (a folder under models/bundles/) the default bundle; the current one is kept for rollback."""
-    from training import registry
+@click.option("--data", "root", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder with the public data sets (default: ../shared/data next to the project).")
+@click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="The site's labelled export(s): the newest --holdout share is part of the gate's evaluation set.")
+@click.option("--holdout", type=click.FloatRange(0.01, 1.0), default=0.25, show_default=True,
+              help="Share of each labelled export (its newest decisions) the gate evaluates on.")
+@click.option("--no-public", is_flag=True, help="Gate on the site's exports alone.")
+@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+              help="Largest rise in false-hold rate / fall in catch rate accepted, per part of the evaluation set.")
+@click.option("--force", is_flag=True, help="Promote even if the gate refuses (or cannot run); logged.")
+@click.option("--reason", default=None, help="Why (recorded in promotions.log; say it with --force).")
+def models_promote(version, root, labelled, holdout, no_public, tolerance, force, reason):
+    """Make VERSION (a folder under models/bundles/) the default bundle, if it decides no worse than the current
+    one on the gate's evaluation set; the current one is kept for rollback. Running workers swap it in."""
+    import models.bundle as mb
+    from training import gate, registry
+    from training.data import LabelledDataError
+    from training.train import DEFAULT_ROOT
 
+    previous = registry.current()
+    event = {"action": "promote", "version": version, "previous": previous, "forced": force, "reason": reason,
+             "tolerance": tolerance, "labelled": list(labelled)}
+    if previous is not None and previous != version:
+        try:
+            registry._check(version)
+            parts = ([] if no_public else gate.public_news(root or DEFAULT_ROOT)) + gate.site_holdout(labelled, holdout)
+            if not parts:
+                raise ValueError("no evaluation set: give --labelled and/or drop --no-public")
+            result = gate.gate(mb.load_bundle(mb.BUNDLES / previous), mb.load_bundle(mb.BUNDLES / version),
+                               parts, tolerance)
+        except (ValueError, OSError, LabelledDataError) as e:
+            if not force:
+                raise click.ClickException(f"{e} (the gate could not run; --force promotes without it)") from None
+            result = None
+            event["gate_error"] = str(e)
+        if result is not None:
+            click.echo(result.format())
+            event.update(gate_passed=result.passed, gate_failures=result.failures, gate_table=result.table)
+            if not result.passed:
+                for failure in result.failures:
+                    click.echo(f"worse: {failure}", err=True)
+                if not force:
+                    registry.log_event({**event, "action": "promote_refused"})
+                    raise click.ClickException(f"{version} refused: it decides worse than {previous} "
+                                               f"(--force promotes it anyway, and is logged)")
+        if force:
+            verdict = "without the gate" if result is None else \
+                "over a refusing gate" if not result.passed else "(the gate passed)"
+            click.echo(f"warning: --force: promoting {version} {verdict}; logged", err=True)
     try:
         previous = registry.promote(version)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"default bundle: {version} (was {previous}); restart the service to load it")
+    registry.log_event(event)
+    click.echo(f"default bundle: {version} (was {previous}); running workers switch to it within seconds")
 
 
 @models_group.command("rollback")
 def models_rollback():
-    """Make the previous default bundle the default again."""
+    """Make the previous default bundle the default again (running workers switch back within seconds)."""
     from training import registry
 
     replaced = registry.current()
@@ -167,7 +213,8 @@ def models_rollback():
         version = registry.rollback()
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"default bundle: {version} (was {replaced}); restart the service to load it")
+    registry.log_event({"action": "rollback", "version": version, "previous": replaced})
+    click.echo(f"default bundle: {version} (was {replaced}); running workers switch to it within seconds")
 
 
 COMMANDS.append(models_group)

@@ -2,7 +2,9 @@
 
 `current.txt` names the default (what `models.load_bundle()` and the service load); `history.txt` beside it
 is a stack of the earlier defaults, one `VERSION<TAB>replaced-at` line each, newest last: promote pushes the
-default it replaces, rollback pops it back. Restart (or reload) the service to pick up a change.
+default it replaces, rollback pops it back. Running service workers notice the change within BUNDLE_CHECK_S
+seconds and swap the bundle in without a restart. `promotions.log` (JSON lines) records every promotion and
+rollback with the gate's verdict, and every --force override.
 """
 from __future__ import annotations
 
@@ -16,6 +18,28 @@ import models.bundle as mb
 
 def _history_file() -> Path:
     return mb.DEFAULT_POINTER.parent / "history.txt"
+
+
+def _log_file() -> Path:
+    return mb.DEFAULT_POINTER.parent / "promotions.log"
+
+
+def log_event(event: dict) -> dict:
+    """Append one JSON line to promotions.log: when, who, and what happened (append-only by convention)."""
+    import getpass
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001
+        who = None
+    event = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "user": who, **event}
+    with open(_log_file(), "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(event, default=str) + "\n")
+    return event
+
+
+def events() -> list[dict]:
+    f = _log_file()
+    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()] if f.exists() else []
 
 
 def _write(path: Path, text: str):

@@ -90,3 +90,31 @@ def chart_svg(per_day: list[dict], width: int = 720, height: int = 220) -> Marku
             parts.append(f'<text x="{x0:.1f}" y="{height - 8}" font-size="10">{escape(day["day"][5:])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def shadow_reasons() -> list[str]:
+    """The reasons that hold a comment, from the registry (a reader's flag never decides a new comment)."""
+    return registry.names(registry.SCORE, registry.RULE, registry.SYSTEM)
+
+
+def shadow(session, days: int = 30, now: dt.datetime | None = None) -> list[dict]:
+    """Per day and site, for comments decided in shadow mode: how many, and the share the policy would have held,
+    overall and per reason (a comment held for two reasons counts under both)."""
+    now = now or utcnow()
+    start = (now - dt.timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = session.execute(
+        select(func.date(Comment.received_at), Comment.site, Comment.would_decision, Comment.reasons)
+        .where(Comment.received_at >= start, Comment.mode == "shadow")
+        .execution_options(yield_per=5000))
+    names = shadow_reasons()
+    out: dict = {}
+    for day, site, would, reasons in rows:
+        entry = out.setdefault((_day(day), site), {"n": 0, "held": 0, **{r: 0 for r in names}})
+        entry["n"] += 1
+        if would == "hold":
+            entry["held"] += 1
+            for reason in set(reasons or []) & set(names):
+                entry[reason] += 1
+    return [{"day": day, "site": site, "comments": e["n"], "hold_rate": e["held"] / e["n"],
+             "reasons": {r: e[r] / e["n"] for r in names}}
+            for (day, site), e in sorted(out.items())]

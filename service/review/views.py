@@ -377,7 +377,8 @@ def dashboard_page():
         days = 30
     stats = dashboard.compute(db_session(), days=days)
     return render_template("review/dashboard.html", stats=stats, chart=dashboard.chart_svg(stats["per_day"]),
-                           days=days)
+                           days=days, shadow=dashboard.shadow(db_session(), days=days),
+                           shadow_reasons=dashboard.shadow_reasons())
 
 
 @bp.get("/export")
