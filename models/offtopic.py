@@ -316,11 +316,14 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
         comments = list(comments)
         if articles is None:
             articles = [None] * len(comments)
-        raw = self.features(comments, articles, comment_vecs)
+        p = self.proba_from_features(self.features(comments, articles, comment_vecs))
+        return np.column_stack([1 - p, p])
+
+    def proba_from_features(self, raw: np.ndarray) -> np.ndarray:
+        """The off-topic probability from `features()` rows (heads that share their features can share them)."""
         tree = logit(self.model_.predict_proba(self._prep(raw))[:, 1])
         head = getattr(self, "pair_head_", None)  # None in bundles made before the pair head
-        p = self.platt_(tree) if head is None else self._pair_head_proba(head, raw, tree)
-        return np.column_stack([1 - p, p])
+        return self.platt_(tree) if head is None else self._pair_head_proba(head, raw, tree)
 
     # -- the pair head: a small regression over the pair similarities, fitted on news pairs -----------------------
     def _pair_head_inputs(self, raw: np.ndarray, tree: np.ndarray, fill=None) -> np.ndarray:

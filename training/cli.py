@@ -104,7 +104,7 @@ COMMANDS.append(train_command)
                    "repeatable.")
 @click.option("--model-card", is_flag=True,
               help="Also write the news tables at the top of the evaluated bundle's MODEL_CARD.md.")
-@click.option("--news-per-split", type=click.IntRange(1), default=2000, show_default=True,
+@click.option("--news-per-split", type=click.IntRange(1), default=600, show_default=True,
               help="Comments sampled from each news set's half.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public,

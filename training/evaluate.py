@@ -558,7 +558,7 @@ def _news_results(bundle, root, others: dict, seed: int, max_per_split: int, hel
 
 
 def evaluate_news(bundle, root, out_dir, *, others: dict | None = None, command: str = "moderation evaluate --news-only",
-                  seed: int = 0, max_per_split: int = 2000, model_card=None) -> dict:
+                  seed: int = 0, max_per_split: int = 600, model_card=None) -> dict:
     """Only the news-comment decisions (training.news), for this bundle and `others` on the same rows."""
     from . import news
 
@@ -596,7 +596,7 @@ def write_card_tables(bundle_folder, news_results: dict) -> Path:
 def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscated: int = 300, span_posts: int = 1000,
              seed: int = 0, batch_size: int = 64, command: str = "moderation evaluate", labelled=(),
              semeval_folds: int = 0, news: bool = True, news_others: dict | None = None,
-             news_per_split: int = 2000) -> dict:
+             news_per_split: int = 600) -> dict:
     """semeval_folds: also cross-validate the off-topic training recipe on SemEval by thread (k refits: minutes).
     news: also the news-comment decisions (training.news), beside `news_others` (name -> bundle)."""
     t0 = time.time()

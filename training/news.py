@@ -10,8 +10,11 @@ gives on the held-out halves.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
+import sys
 
 import numpy as np
 import pandas as pd
@@ -41,31 +44,82 @@ def _article(title):
     return {"title": title} if isinstance(title, str) and title.strip() else None
 
 
-def score_rows(bundle, comments: pd.DataFrame, pairs: pd.DataFrame, batch_size: int = 64) -> dict:
+@contextlib.contextmanager
+def frugal_scoring(bundles):
+    """While measuring: normalise each text once (every head normalises the comment again), and skip explanation
+    spans, which never change a decision. The decisions are the service's, with the same heads and thresholds."""
+    mod = sys.modules["models.normalize"]
+    once = functools.lru_cache(maxsize=200_000)(mod.normalize)
+    users = [m for m in (sys.modules.get(n) for n in ("models.abuse", "models.bundle", "models.offtopic", __name__,
+                                                      "training.train")) if m is not None and hasattr(m, "normalize")]
+    saved = [(m, m.normalize) for m in users]
+    heads = [b.abuse for b in bundles if getattr(b, "abuse", None) is not None and "spans" not in vars(b.abuse)]
+    for m in users:
+        m.normalize = once
+    for h in heads:
+        h.spans = lambda text: []
+    try:
+        yield
+    finally:
+        for m, f in saved:
+            m.normalize = f
+        for h in heads:
+            vars(h).pop("spans", None)
+
+
+def _features(off, comments: list, articles: list) -> np.ndarray:
+    vecs = off._encoder().encode([normalize(t) for t in comments]) if off.use_embeddings and comments else None
+    if not comments:
+        return np.zeros((0, len(off.feature_names)))
+    return np.vstack([off.features(comments[i:i + 1024], articles[i:i + 1024],
+                                   None if vecs is None else vecs[i:i + 1024]) for i in range(0, len(comments), 1024)])
+
+
+def derived_from(bundle, other) -> bool:
+    """`bundle` was made by `moderation train --base-bundle` from `other`: the same abuse and spam heads and the same
+    off-topic features; only the off-topic head's last step and the thresholds differ."""
+    meta = getattr(bundle, "metadata", {}) or {}
+    return meta.get("mode") == "retune" and meta.get("base_bundle") == other.version and other is not bundle
+
+
+def score_rows(bundle, comments: pd.DataFrame, pairs: pd.DataFrame, batch_size: int = 256, base: dict | None = None) -> dict:
     """The bundle's scores and decisions for every comment (under its own article, or none) and every pair.
     Off-topic is the only score an article changes, so other and close pairs reuse the comment's own scores for
-    the rest. Returns {"comments": frame with scores and `reasons`, "pairs": frame with off_topic and `reasons`}."""
+    the rest. base: score_rows' result for the bundle this one was derived from (derived_from): its scores and
+    off-topic features are reused. Returns {"comments": frame with score_* and `reasons`, "pairs": frame with
+    off_topic_score and `reasons`, and what a derived bundle reuses}."""
     from .evaluate import score_pairs
 
-    own = pairs[pairs.pair == "own"].set_index("comment")
-    titles = comments.comment.map(own.article_title) if len(own) else pd.Series("", index=comments.index)
-    items = [(c, _article(t)) for c, t in zip(comments.comment, titles.fillna(""))]
-    scores = score_pairs(bundle, items, batch_size, "news")
-    c = comments.assign(**{f"score_{k}": [getattr(s, k) for s in scores] for k in SCORED},
-                        language_supported=[s.language_supported for s in scores],
-                        reasons=[models.decide(s).reasons for s in scores])
-    by_comment = dict(zip(comments.comment, scores))
+    own = pairs[pairs.pair == "own"]
+    title_of = dict(zip(own.comment, own.article_title))
+    arts = [_article(title_of.get(c, "")) for c in comments.comment]
     moved = pairs[pairs.pair != "own"]
-    p_off = off_topic_scores(bundle, list(moved.comment), [_article(t) for t in moved.article_title], batch_size)
-    reasons = []
-    for text, off in zip(moved.comment, p_off):
-        reasons.append(models.decide(dataclasses.replace(by_comment[text], off_topic=float(off))).reasons)
-    own_rows = pairs[pairs.pair == "own"]
+    marts = [_article(t) for t in moved.article_title]
+    off = getattr(bundle, "off_topic", None)
+    if base is not None:
+        scores = [dataclasses.replace(x, thresholds=dict(bundle.thresholds), model_version=bundle.version)
+                  for x in base["scores"]]
+        raw_c, raw_m = base["raw_comments"], base["raw_moved"]
+    else:
+        scores = score_pairs(bundle, list(zip(comments.comment, arts)), batch_size, "news")
+        raw_c = _features(off, list(comments.comment), arts) if off is not None else None
+        raw_m = _features(off, list(moved.comment), marts) if off is not None else None
+    if off is not None:
+        scores = [dataclasses.replace(x, off_topic=float(p)) for x, p in zip(scores, off.proba_from_features(raw_c))]
+        p_off = off.proba_from_features(raw_m) if len(moved) else np.zeros(0)
+    else:
+        p_off = off_topic_scores(bundle, list(moved.comment), marts, batch_size)
+    c = comments.assign(**{f"score_{k}": [getattr(x, k) for x in scores] for k in SCORED},
+                        language_supported=[x.language_supported for x in scores],
+                        reasons=[models.decide(x).reasons for x in scores])
+    by_comment = dict(zip(comments.comment, scores))
+    reasons = [models.decide(dataclasses.replace(by_comment[t], off_topic=float(p))).reasons
+               for t, p in zip(moved.comment, p_off)]
     own_scores = c.set_index("comment")
-    pr = pd.concat([own_rows.assign(off_topic_score=own_rows.comment.map(own_scores.score_off_topic).to_numpy(),
-                                    reasons=own_rows.comment.map(own_scores.reasons).to_numpy()),
+    pr = pd.concat([own.assign(off_topic_score=own.comment.map(own_scores.score_off_topic).to_numpy(),
+                               reasons=own.comment.map(own_scores.reasons).to_numpy()),
                     moved.assign(off_topic_score=p_off, reasons=reasons)])
-    return {"comments": c, "pairs": pr}
+    return {"comments": c, "pairs": pr, "scores": scores, "raw_comments": raw_c, "raw_moved": raw_m}
 
 
 def off_topic_scores(bundle, comments: list, articles: list, batch_size: int = 64) -> np.ndarray:
@@ -328,8 +382,9 @@ def pair_head_rows(pairs: pd.DataFrame, sites=PAIR_SITES, split: str = "validati
 
 # ---------------------------------------------------------------- the whole run
 
-def build(root, seed: int = 0, max_per_split: int | None = 2000, c3_test_size: float = 0.2) -> tuple:
-    comments = data.load_news_comments(root, seed=seed, max_per_split=max_per_split, c3_test_size=c3_test_size)
+def build(root, seed: int = 0, max_per_split: int | None = 600, c3_test_size: float = 0.2) -> tuple:
+    comments = data.load_news_comments(root, seed=seed, max_per_split=max_per_split, c3_test_size=c3_test_size,
+                                       civil_max=max_per_split or 1000)
     return comments, data.news_pairs(comments, seed=seed)
 
 
@@ -352,7 +407,7 @@ def semeval_heldout(root, held: dict) -> pd.DataFrame:
     return test
 
 
-def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 64, max_per_split: int | None = 2000,
+def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 256, max_per_split: int | None = 600,
         held: dict | None = None) -> dict:
     """Every bundle (name -> bundle; the first is the one reported as shipped) on the same news rows, with the
     baselines; SemEval's held-out threads (human labels) beside, so the off-topic score's forum quality shows too."""
@@ -362,20 +417,31 @@ def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 64, max_per_spl
     comments, pairs = build(root, seed, max_per_split, held["c3_test_size"])
     sem = semeval_heldout(root, held)
     log.info("news: %d comments, %d pairs", len(comments), len(pairs))
-    warm_cache(list(comments.comment) + list(sem.comment),
-               sorted(set(pairs.article_title) | set(sem.article_title) | set(sem.article_body) - {""}))
     scored = {}
-    for name, b in bundles.items():
-        log.info("news: scoring with %s", name)
-        scored[name] = score_rows(b, comments, pairs, batch_size)
-    base = baseline_scores(comments, scored[next(iter(bundles))]["pairs"])
-    pairs = scored[next(iter(bundles))]["pairs"]
-    sem_auc = {"n": int(len(sem)), "positives": int(sem.label.sum()),
-               "tfidf": _auc(sem.label, tfidf_offtopic_scores(sem.comment, sem.article_title, sem.article_body))}
+    order = sorted(bundles, key=lambda n: any(derived_from(bundles[n], o) for o in bundles.values()))
     arts = [{"title": t or None, "body": x or None} if (t or x) else None
             for t, x in zip(sem.article_title, sem.article_body)]
-    for name, b in bundles.items():
-        sem_auc[name] = _auc(sem.label, off_topic_scores(b, list(sem.comment), arts, batch_size))
+    sem_auc = {"n": int(len(sem)), "positives": int(sem.label.sum()),
+               "tfidf": _auc(sem.label, tfidf_offtopic_scores(sem.comment, sem.article_title, sem.article_body))}
+    sem_raw = {}
+    with frugal_scoring(list(bundles.values())):
+        warm_cache(list(comments.comment) + list(sem.comment),
+                   sorted(set(pairs.article_title) | set(sem.article_title) | set(sem.article_body)))
+        for name in order:
+            b = bundles[name]
+            base = next((n for n in scored if derived_from(b, bundles[n])), None)
+            log.info("news: scoring with %s%s", name, f" (reusing {base}'s scores)" if base else "")
+            scored[name] = score_rows(b, comments, pairs, batch_size, base=scored[base] if base else None)
+            off = getattr(b, "off_topic", None)
+            if off is None:
+                sem_auc[name] = _auc(sem.label, off_topic_scores(b, list(sem.comment), arts, batch_size))
+                continue
+            raw = sem_raw[base] if base else _features(off, list(sem.comment), arts)
+            sem_raw[name] = raw
+            sem_auc[name] = _auc(sem.label, off.proba_from_features(raw))
+    first = next(iter(bundles))
+    base = baseline_scores(comments, scored[first]["pairs"])
+    pairs = scored[first]["pairs"]
     out = {"bundles": {n: {"version": b.version, "thresholds": {k: float(v) for k, v in b.thresholds.items()}}
                        for n, b in bundles.items()},
            "counts": comments.groupby(["site", "split"]).size().rename("n").reset_index().to_dict("records"),

@@ -488,6 +488,41 @@ def _stack_sentence(stack: dict) -> str:
         "before calibration.")
 
 
+def _pair_head_lines(meta: dict) -> list[str]:
+    head = meta.get("off_topic_pair_head")
+    if not head:
+        return []
+    coef = ", ".join(f"{k} {v:+.3f}" for k, v in head["coefficients"].items())
+    return [f"**Built from bundle {meta.get('base_bundle')}** (`{meta.get('rebuild', 'moderation train --base-bundle')}`): "
+            "its abuse head, spam head and off-topic trees are kept as they are (their training data is listed below). "
+            "What is new is the off-topic **pair head**: a logistic regression that replaces the trees' calibrated "
+            "output. It is fitted on news pairs, from the validation halves of the English news sets with articles "
+            "(SFU's Globe and Mail titles and Ruddit's post titles). Each comment is under its own article (0), a "
+            "random other article and a close one (1). SemEval calibration threads are added at weight "
+            f"{head['semeval_weight']:g} against each news site's 1. Variant chosen: *{head['variant']}*, out of "
+            f"{len(PAIR_HEAD_VARIANTS)} input sets x {len(SEMEVAL_PAIR_WEIGHTS)} SemEval weights. The rule: 2-fold by "
+            f"article / thread on those validation rows; the best news-pair ROC-AUC among the variants that keep "
+            f"SemEval at or above {SEMEVAL_FLOOR}. Standardised coefficients: {coef}. "
+            "Where the article is unknown, the pair inputs take their median under an own article, so the comment "
+            "alone holds only as far as its own inputs say.", ""]
+
+
+def _threshold_rule(meta: dict) -> str:
+    rule = meta.get("threshold_rule")
+    if rule:
+        return (f"Chosen for a hold budget, not for F1: per reason, the lowest threshold at which no budget site's "
+                f"validation half holds more than {rule['budget_reason']:.0%} of its ordinary (clean, on-topic) "
+                f"comments, tightened together (to {rule['budget_reason_used']:.1%} per reason) until no site holds "
+                f"more than {rule['budget_total']:.0%} for any reason ({rule['worst_site_total_validation']:.1%} on "
+                f"the worst). Sites: {', '.join(rule['sites']['abusive'])} (news sets, validation halves; UCC: its dev "
+                f"file, scored without an article). spam: at least its own threshold ({rule['spam_floor']:.4f}, best "
+                "F0.5 on a spam validation split). The trade-off curve for other budgets: `bench/REPORT-news.md`.")
+    return (f"abusive: the lowest threshold whose F1 on UCC dev is within {ABUSE_F1_TOLERANCE} of the best; off_topic: "
+            "the lowest threshold at which 80% of the comments it holds are off-topic by human judgement (SemEval "
+            "calibration threads) and at most 5% of on-topic news comments are held (SFU comments under their own "
+            "article's title, half of its articles); spam: best F0.5 on a spam validation split, at least 0.5.")
+
+
 def write_model_card(folder: Path, meta: dict) -> Path:
     """MODEL_CARD.md next to the bundle: sources and licences, training date, metrics, known limits."""
     lines = [f"# Model card: comment-moderation bundle {meta['version']}", "",
@@ -524,11 +559,9 @@ def write_model_card(folder: Path, meta: dict) -> Path:
              + " decide and `article_known` is false.",
              "* **spam**: self-promotion and links (YouTube spam collection against news comments); spam is held "
              "under its own reason whatever the article (the off-topic head also learnt spam cues).", "",
+             *_pair_head_lines(meta),
              "## Thresholds (chosen on validation data)", "",
-             f"abusive: the lowest threshold whose F1 on UCC dev is within {ABUSE_F1_TOLERANCE} of the best; off_topic: the lowest threshold at which 80% of the comments it holds "
-             "are off-topic by human judgement (SemEval calibration threads) and at most 5% of on-topic news "
-             "comments are held (SFU comments under their own article's title, half of its articles); spam: best "
-             "F0.5 on a spam validation split, at least 0.5.", "",
+             _threshold_rule(meta), "",
              "| score | threshold |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in meta["thresholds"].items()]
     lines += ["", "## Training data and licences", "",
@@ -575,10 +608,12 @@ PAIR_HEAD_VARIANTS = {
     "+ trees": [*models.offtopic.PAIR_ONLY, "log_words", "cos_x_log_words", "tree_logit"],
     "all": list(models.offtopic.PAIR_HEAD_NAMES),
 }
-SEMEVAL_PAIR_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
-# A variant may lose at most this much SemEval ROC-AUC (2-fold on the calibration threads) against the shipped
-# head's own score on the same rows; among those left, the best mean ROC-AUC on the news validation pairs wins.
-SEMEVAL_TOLERANCE = 0.01
+SEMEVAL_PAIR_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+# A variant must keep SemEval ROC-AUC (2-fold on the calibration threads) at or above this: issue 15's bar of 0.80
+# on human labels, plus a margin for the held-out threads. Among those left, the best mean ROC-AUC on the news
+# validation pairs wins. (A first rule, "within 0.01 of the trees' own 0.8185 there", left no variant: every
+# linear head trails the trees on forum answers; see the selection table in the bundle's metadata.)
+SEMEVAL_FLOOR = 0.805
 
 
 def _semeval_calibration(root, held=HELDOUT) -> pd.DataFrame:
@@ -593,41 +628,39 @@ def _two_fold(groups) -> np.ndarray:
     return np.array([int(data._stable_fraction(g, seed=7) * 2) for g in groups])
 
 
-def select_pair_head(off, news_rows: pd.DataFrame, sem: pd.DataFrame) -> tuple[dict, list[dict]]:
-    """Every PAIR_HEAD_VARIANTS x SEMEVAL_PAIR_WEIGHTS, cross-validated; returns (chosen, table)."""
-    from sklearn.base import clone  # noqa: F401  (the head is refitted in place on a copy below)
+def select_pair_head(off, rows: pd.DataFrame, raw: np.ndarray) -> tuple[dict, list[dict]]:
+    """Every PAIR_HEAD_VARIANTS x SEMEVAL_PAIR_WEIGHTS, cross-validated on `rows` (columns source, group, label;
+    `raw`: their off-topic features); returns (chosen, table)."""
     import copy
 
-    rows = pd.concat([news_rows.assign(source=news_rows.site, group=news_rows.group),
-                      sem.assign(source="semeval", site="semeval")], ignore_index=True)
-    arts = [models.Article(title=t or None, body=(b or None) if isinstance(b, str) else None)
-            for t, b in zip(rows.article_title, rows.get("article_body", pd.Series("", index=rows.index)).fillna(""))]
-    raw = off.features(rows.comment.tolist(), arts)
     y = rows.label.to_numpy(int)
     fold = _two_fold(rows.group.astype(str))
     src = rows.source.to_numpy()
-    tree = off.predict_proba(rows.comment.tolist(), arts)[:, 1] if getattr(off, "pair_head_", None) is None else None
-    shipped_sem = _auc(y[src == "semeval"], tree[src == "semeval"]) if tree is not None else None
+    shipped = off.platt_(_tree_logit(off, raw)) if getattr(off, "pair_head_", None) is None else off.proba_from_features(raw)
+    shipped_sem = _auc(y[src == "semeval"], shipped[src == "semeval"])
     table = []
     for name, cols in PAIR_HEAD_VARIANTS.items():
         for w_sem in SEMEVAL_PAIR_WEIGHTS:
-            w = np.ones(len(rows))
-            for s in set(src):
-                share = w_sem if s == "semeval" else 1.0
-                w[src == s] = share / max((src == s).sum(), 1)
+            w = np.array([(w_sem if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
             pred = np.zeros(len(rows))
             for k in (0, 1):
-                tr, te = fold != k, fold == k
-                if w_sem == 0:
-                    tr = tr & (src != "semeval")
+                tr, te = (fold != k) & (w > 0), fold == k
                 h = copy.copy(off)
-                h.fit_pair_head(None, None, y[tr], sample_weight=w[tr] * len(rows), columns=cols, raw=raw[tr])
-                pred[te] = h._pair_head_proba(h.pair_head_, raw[te], _tree_logit(off, raw[te]))
+                h.fit_pair_head(None, None, y[tr], sample_weight=w[tr], columns=cols, raw=raw[tr])
+                pred[te] = h.proba_from_features(raw[te])
             news = {s: _auc(y[src == s], pred[src == s]) for s in sorted(set(src) - {"semeval"})}
             table.append({"variant": name, "semeval_weight": w_sem, "semeval": _auc(y[src == "semeval"], pred[src == "semeval"]),
                           "news": news, "news_mean": float(np.mean(list(news.values())))})
-    ok = [t for t in table if shipped_sem is None or (t["semeval"] or 0) >= shipped_sem - SEMEVAL_TOLERANCE]
-    best = max(ok or table, key=lambda t: (t["news_mean"], t["semeval"] or 0))
+    # the same validation rows under the frozen cosine (max over the article's windows) and the head's TF-IDF cosine
+    names = off.feature_names
+    cos = -np.fmax(raw[:, names.index("cos_title")], raw[:, names.index("cos_body_max")])
+    table += [{"variant": f"reference: {n}", "semeval_weight": None, "semeval": _auc(y[src == "semeval"], v[src == "semeval"]),
+               "news": (news := {s: _auc(y[src == s], v[src == s]) for s in sorted(set(src) - {"semeval"})}),
+               "news_mean": float(np.mean(list(news.values())))}
+              for n, v in (("frozen cosine", cos), ("TF-IDF cosine", -raw[:, names.index("tfidf_cos")]),
+                           ("shipped head", shipped))]
+    ok = [t for t in table if t["semeval_weight"] is not None and (t["semeval"] or 0) >= SEMEVAL_FLOOR]
+    best = max(ok or [t for t in table if t["semeval_weight"] is not None], key=lambda t: (t["news_mean"], t["semeval"] or 0))
     return best | {"shipped_semeval": shipped_sem}, table
 
 
@@ -637,10 +670,11 @@ def _tree_logit(off, raw):
     return logit(off.model_.predict_proba(off._prep(raw))[:, 1])
 
 
-def retune(base, version: str, root, out: Path | None = None, seed: int = 0) -> Path:
-    """A new bundle from `base` (a bundle folder): the same abuse and spam heads, an off-topic pair head fitted on
-    news pairs (the validation halves of the English news sets with articles) and SemEval calibration threads,
-    and thresholds chosen for a hold budget on the news validation halves (training.news.choose_thresholds)."""
+def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max_per_split: int | None = 600) -> Path:
+    """A new bundle from `base` (a bundle folder): the same abuse and spam heads and off-topic trees, an off-topic
+    pair head fitted on news pairs (the validation halves of the English news sets with articles) and SemEval
+    calibration threads, and thresholds chosen for a hold budget on the news validation halves
+    (training.news.choose_thresholds)."""
     from . import news
 
     t0 = time.time()
@@ -650,33 +684,44 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0) -> 
     get_encoder().store = store
     bundle = models.load_bundle(base)
     base_version = bundle.version
-    comments, pairs = news.build(root, seed)
+    comments, pairs = news.build(root, seed, max_per_split)
+    budget_sites = set().union(*news.BUDGET_SITES.values()) | set(news.PAIR_SITES)
+    val = comments[(comments.split == "validation") & comments.site.isin(budget_sites)]
+    vpairs = pairs[(pairs.split == "validation") & pairs.site.isin(budget_sites)]
     sem = _semeval_calibration(root)
-    news.warm_cache(list(comments.comment) + list(sem.comment),
-                    sorted(set(pairs.article_title) | set(sem.article_title) | set(sem.article_body)))
-    rows = news.pair_head_rows(pairs)
     off = bundle.off_topic
-    chosen, table = select_pair_head(off, rows, sem)
-    log.info("pair head: %s", chosen)
-    fit_rows = pd.concat([rows, sem.assign(site="semeval")], ignore_index=True) if chosen["semeval_weight"] else rows
-    src = fit_rows.site.to_numpy()
+    with news.frugal_scoring([bundle]):
+        news.warm_cache(list(val.comment) + list(sem.comment),
+                        sorted(set(vpairs.article_title) | set(sem.article_title) | set(sem.article_body)))
+        scored = news.score_rows(bundle, val, vpairs)  # the base's decisions, and the off-topic features
+        sem_arts = [models.Article(title=t or None, body=b or None) for t, b in zip(sem.article_title, sem.article_body)]
+        sem_raw = news._features(off, list(sem.comment), sem_arts)
+    # the pair head's rows: validation comments of PAIR_SITES under their own article (0) and moved (1), SemEval
+    own_pos = np.flatnonzero((val.article_title != "").to_numpy())
+    moved = vpairs[vpairs.pair != "own"]
+    own = val.iloc[own_pos]
+    rows = pd.concat([own.assign(label=own.off_topic.fillna(0).astype(int)), moved.assign(label=1)], ignore_index=True)
+    raw = np.vstack([scored["raw_comments"][own_pos], scored["raw_moved"]])
+    keep = rows.site.isin(news.PAIR_SITES).to_numpy()
+    rows = pd.concat([rows[keep].assign(source=rows[keep].site),
+                      sem.assign(source="semeval", site="semeval")[["comment", "group", "label", "source", "site"]]],
+                     ignore_index=True)
+    raw = np.vstack([raw[keep], sem_raw])
+    chosen, table = select_pair_head(off, rows, raw)
+    log.info("pair head: %s", {k: v for k, v in chosen.items() if k != "news"})
+    src = rows.source.to_numpy()
     w = np.array([(chosen["semeval_weight"] if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
-    body = fit_rows.get("article_body", pd.Series("", index=fit_rows.index)).fillna("")
-    off.fit_pair_head(fit_rows.comment.tolist(),
-                      [models.Article(title=t or None, body=b or None) for t, b in zip(fit_rows.article_title, body)],
-                      fit_rows.label.to_numpy(int), sample_weight=w, columns=PAIR_HEAD_VARIANTS[chosen["variant"]])
-    bundle.metadata = {k: v for k, v in bundle.metadata.items() if k not in ("news_evaluation",)}
-    val = comments[comments.split == "validation"]
-    scored = news.score_rows(bundle, val, pairs[pairs.split == "validation"])
-    t = news.choose_thresholds(scored["comments"], floors={"spam": bundle.thresholds["spam"]})
+    off.fit_pair_head(None, None, rows.label.to_numpy(int)[w > 0], sample_weight=w[w > 0],
+                      columns=PAIR_HEAD_VARIANTS[chosen["variant"]], raw=raw[w > 0])
+    new = models.Bundle(bundle.abuse, off, bundle.spam, thresholds=dict(bundle.thresholds),
+                        metadata={**bundle.metadata, "version": version, "mode": "retune", "base_bundle": base_version})
+    mine = news.score_rows(new, val, vpairs, base=scored)
+    t = news.choose_thresholds(mine["comments"], floors={"spam": bundle.thresholds["spam"]})
     thresholds = {r: round(float(t[r]), 4) for r in news.SCORED}
-    scored["comments"] = scored["comments"].assign(
-        reasons=[models.decide(models.Score(abusive=a, off_topic=o, spam=s, sub_scores={}, spans=[],
-                                            article_known=True, language="en", language_supported=bool(l),
-                                            model_version=version), thresholds).reasons
-                 for a, o, s, l in zip(*(scored["comments"][k] for k in ("score_abusive", "score_off_topic",
-                                                                         "score_spam", "language_supported")))])
+    new.thresholds.update(thresholds)
+    mine = news.score_rows(new, val, vpairs, base=scored)
     meta = dict(bundle.metadata)
+    meta.pop("thresholds", None)
     meta.update({
         "version": version, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "retune", "base_bundle": base_version, "training_seconds": round(time.time() - t0, 1),
@@ -689,11 +734,15 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0) -> 
                            "budget_reason_used": round(float(t["budget_reason"]), 4),
                            "sites": {r: list(s) for r, s in news.BUDGET_SITES.items()},
                            "worst_site_total_validation": round(float(t["worst_site_total"]), 4),
-                           "spam_floor": bundle.thresholds["spam"]},
-        "news_validation": news.decision_table(scored, "validation"),
+                           "spam_floor": bundle.thresholds["spam"], "max_per_split": max_per_split, "seed": seed},
+        "news_validation": news.decision_table(mine, "validation"),
         "sources": meta.get("sources", []) + data.sources_metadata(["ruddit", "sfu_news"]),
         "rebuild": f"moderation train --base-bundle {base_version} --version {version} --set-default",
     })
-    meta.pop("thresholds", None)
-    new = models.Bundle(bundle.abuse, off, bundle.spam, thresholds=thresholds, metadata=meta)
-    return _save(out, new)
+    note = str((meta.get("held_out") or {}).get("note", ""))
+    meta["held_out"] = {**(meta.get("held_out") or {}), "note": note + "\n  news: the test half of each news set's "
+                        "articles (grouped_split(test_size=0.5, seed=0)); the pair head and thresholds saw only the "
+                        "validation halves and SemEval's calibration threads."}
+    return _save(out, models.Bundle(bundle.abuse, off, bundle.spam, thresholds=thresholds, metadata=meta))
+
+
