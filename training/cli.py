@@ -140,7 +140,7 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
         results = evaluate_news(bundle, root or DEFAULT_ROOT, out, others=others, command=command, seed=seed,
                                 max_per_split=news_per_split, model_card=bundle_path if model_card else None)
         for d in results["decisions"]:
-            click.echo(f"{d['name']:45} false-hold {d['false_hold']:.1%}  abusive caught "
+            click.echo(f"{d['name']:45} false-hold {(d['false_hold'] or 0):.1%}  abusive caught "
                        f"{(d['abusive_caught'] or 0):.1%}")
         click.echo(f"report written to {out}/report.md")
         return

@@ -446,7 +446,7 @@ def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 256, max_per_sp
                        for n, b in bundles.items()},
            "counts": comments.groupby(["site", "split"]).size().rename("n").reset_index().to_dict("records"),
            "sites": {s: v for s, v in data.NEWS_SITES.items() if s in set(comments.site)},
-           "semeval": sem_auc, "ranking": ranking(scored, base, pairs, seed=seed)}
+           "semeval": sem_auc, "ranking": ranking({n: scored[n] for n in bundles}, base, pairs, seed=seed)}
     for name, b in bundles.items():
         sc = scored[name]
         out[name] = {"decisions": decision_table(sc), "decisions_validation": decision_table(sc, "validation"),
