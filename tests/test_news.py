@@ -142,6 +142,7 @@ def test_false_holds_and_catches_counted_with_a_keyword_bundle(root):
     assert news._catch_at_false_hold([0.1, 0.2, 0.3, 0.4], [0.35, 0.5], 0.25) == 0.5
 
 
+@pytest.mark.model  # the cosine baseline runs the real sentence encoder
 def test_news_only_evaluation_writes_the_report_and_the_card_tables(root, tmp_path):
     card = tmp_path / "bundle"
     card.mkdir()
@@ -167,6 +168,7 @@ FOOTBALL = [f"The {w} {v}." for w in ("striker", "goalkeeper", "home side", "cup
             for v in ("played brilliantly", "was a disgrace", "deserved to win", "let the fans down", "was tense")]
 
 
+@pytest.mark.model  # trains an off-topic head on the real sentence encoder
 def test_pair_head_ranks_own_article_first_and_scores_without_an_article(tmp_path):
     comments = BUDGET + FOOTBALL + BUDGET + FOOTBALL
     arts = [ARTICLE] * 20 + [OTHER] * 20 + [OTHER] * 20 + [ARTICLE] * 20

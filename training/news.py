@@ -166,10 +166,10 @@ def baseline_scores(comments: pd.DataFrame, pairs: pd.DataFrame, encoder=None) -
 
 def held(reasons, reason: str | None = None) -> np.ndarray:
     """Whether each decision holds: for any holding reason (None) or for this one."""
-    from models.policy import HOLDING
+    from models import reasons as R
 
     if reason is None:
-        return np.array([any(r in HOLDING for r in rs) for rs in reasons], bool)
+        return np.array([any(getattr(R.get(r), "holds", False) for r in rs) for rs in reasons], bool)
     return np.array([reason in rs for rs in reasons], bool)
 
 
