@@ -670,6 +670,18 @@ def _tree_logit(off, raw):
     return logit(off.model_.predict_proba(off._prep(raw))[:, 1])
 
 
+def retune_metrics(metrics: dict, chosen: dict) -> dict:
+    """The base bundle's metrics without its off-topic ones (the pair head replaces that score) or its F1 at the old
+    threshold, and the pair head's
+    own validation figures; the held-out ones are `moderation evaluate --news-only`'s (bench/REPORT-news.md)."""
+    out = {group: {k: v for k, v in values.items() if not k.startswith("off_topic") and "_f1_" not in k}
+           for group, values in metrics.items()}  # F1 was at the base's threshold
+    out.setdefault("validation", {}).update({
+        "off_topic_roc_auc_news_pairs_validation_cv": round(float(chosen["news_mean"]), 4),
+        "off_topic_roc_auc_semeval_calibration_cv": round(float(chosen["semeval"]), 4)})
+    return out
+
+
 def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max_per_split: int | None = 600) -> Path:
     """A new bundle from `base` (a bundle folder): the same abuse and spam heads and off-topic trees, an off-topic
     pair head fitted on news pairs (the validation halves of the English news sets with articles) and SemEval
@@ -739,6 +751,7 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max
         "sources": meta.get("sources", []) + data.sources_metadata(["ruddit", "sfu_news"]),
         "rebuild": f"moderation train --base-bundle {base_version} --version {version} --set-default",
     })
+    meta["metrics"] = retune_metrics(meta.get("metrics") or {}, chosen)
     note = str((meta.get("held_out") or {}).get("note", ""))
     meta["held_out"] = {**(meta.get("held_out") or {}), "note": note + "\n  news: the test half of each news set's "
                         "articles (grouped_split(test_size=0.5, seed=0)); the pair head and thresholds saw only the "
