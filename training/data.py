@@ -77,12 +77,8 @@ SOURCES: dict[str, dict] = {
                          split="train; group = video; article = video title"),
 }
 
-# `target`: what the abuse head is trained towards, the label unless SOURCES gives a graded (soft) one. On a C3
-# validation split carved from training by article, the soft C3 target gave ROC-AUC 0.766 against 0.739 for the
-# 0/1 label (stacked head), and 0.789 against 0.780 on UCC dev. N-gram head alone: 0.734 against 0.695; softer
-# (level - 1) / 1.5 0.719, (level - 1) / 2 0.704; steeper (/ 0.8, / 0.6, sqrt) 0.737-0.743, within noise.
-# C3's insult sub-label is soft the same way (validation ROC-AUC 0.655 -> 0.699, n-grams; the undoubled share
-# of annotators 0.676).
+# `target`: what the abuse head is trained towards, the label unless SOURCES gives a graded (soft) one
+# (measurements: bench/REPORT-models.md, "Why the training constants are what they are").
 # Order matters for de-duplication: the first copy of a text wins (after test/dev rows).
 ABUSE_ORDER = ("c3", "ucc", "sfu_ctc", "civil_toxic_spans", "olid", "trac1_en", "hatexplain", "davidson")
 SPLIT_RANK = {"test": 0, "dev": 1, "train": 2}

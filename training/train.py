@@ -36,51 +36,26 @@ DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CACHE_DIR = Path(".cache")
 POSITIVE_ONLY = ("civil_toxic_spans",)
 HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
-# Per-source row caps for the abuse head (training time on a small machine); quick mode for smoke tests.
-# Full mode stacks an all-MiniLM-L6-v2 part on the abuse head's n-gram margin (weight 1); quick mode skips the
-# encoder for the abuse head. What that part is was chosen on a validation split carved from training (C3 articles
-# carved from C3 train / UCC dev, stacked ROC-AUC): a regression on the sentence embedding 0.747 / 0.792; one on the
-# layer features (embedding="layers"): layers 1-6 mean pools averaged 0.756 / 0.800, with the last layer's max pool
-# 0.762 / 0.800, every layer's mean pool side by side (2,304 values) 0.761 / 0.795; the encoder's top two layers
-# fine-tuned for one epoch (embedding="branch", models.branch: shipped) 0.781 / 0.809. The branch plus the
-# layer-feature regression 0.780 / 0.807; two epochs 0.787 / 0.812; the top three layers 0.786 / 0.814: within
-# noise of one epoch of two layers, which is kept (faster to train and to score).
+# Measurements behind every constant below: bench/REPORT-models.md, "Why the training constants are what they are".
+# Per-source row caps (training time on a small machine); full mode stacks the fine-tuned encoder branch on the
+# abuse head's n-gram margin, quick mode (smoke tests) skips the encoder.
 CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=1_000, span_posts=8_000, spam_ham=3_000,
                      arc_pairs=6_000, abuse_embeddings=True, stack_weight=1.0, embedding_C=1.0,
                      abuse_embedding="branch", branch_epochs=1),
         "quick": dict(abuse_per_source=3_000, fnc1_pairs=300, span_posts=2_000, spam_ham=800,
                       arc_pairs=1_500, abuse_embeddings=False)}
-# Abuse sets left out of training by default (their held-out splits are still reported). Chosen on news-comment
-# validation data only (UCC dev, and a C3 validation split carved from C3 train by article), stacked head:
-#   full `train` runs, UCC dev ROC-AUC: every set 0.760, without davidson + hatexplain 0.773;
-#   then dropping one more set (C3 validation articles out of training): without trac1_en UCC dev 0.771 -> 0.782
-#   and C3 val 0.727 -> 0.738; without olid UCC dev 0.776 -> 0.764 (kept).
-# Davidson's and HateXplain's labels annotate hate speech in tweets and TRAC's aggression is Facebook comments in
-# Indian English: they teach the head things that are not abuse in news comments.
+# Abuse sets left out of training (held-out splits still reported): they teach what is not abuse in news comments.
 ABUSE_EXCLUDE: tuple[str, ...] = ("davidson", "hatexplain", "trac1_en")
-# Off-topic: a SemEval human relevance label weighs this many synthetic pairs. Chosen on the calibration split
-# (SemEval validation threads + their hard negatives), ROC-AUC by weight: 1 0.808, 2 0.811, 4 0.813, 8 0.816,
-# 16 0.810, 32 0.805 (SemEval rows alone: 0.782, 0.799, 0.813, 0.822, 0.820, 0.824).
+# Off-topic: a SemEval human relevance label weighs this many synthetic pairs.
 HUMAN_TOPIC_WEIGHT = 8.0
-# The off-topic threshold: the lowest at which 80% of the comments it holds are off-topic by human judgement
-# (SemEval calibration threads) AND at most 5% of real on-topic news comments are held (SFU comments under their
-# own article's title, the half of the articles kept for this). A wrongly held comment costs a moderator's time
-# and delays a reader; an off-topic one that gets through does little harm. F0.5 on the calibration mix gave
-# 0.57: 71% precision, and it held about half of SFU's on-topic comments; 80% precision alone held 20%.
+# Off-topic threshold of a full train: 80% of holds off-topic by human judgement, at most NEWS_FALSE_HOLD of
+# on-topic news comments held (a wrong hold costs more than a missed off-topic comment).
 OFF_TOPIC_PRECISION = 0.8
 # Off-topic: a hard negative (a comment under the most similar other article) weighs this many random pairs.
-# SemEval 5-fold cross-validation with the comment-only score (ROC-AUC on human labels / on hard negatives made
-# from the held-out threads / recall at each fold's threshold, means): weight 1 0.806 / 0.779 / 0.30,
-# 2 0.804 / 0.790, 3 0.802 / 0.799 / 0.25; without the comment score, weight 1: 0.797 / 0.798 / 0.31. Heavier
-# hard negatives win the pairing back, but each fold's threshold (80% precision, at most 5% of on-topic news
-# comments held) rises and catches fewer off-topic comments: 1 is kept. Measured on these folds (not untouched).
 HARD_TOPIC_WEIGHT = 1.0
 NEWS_FALSE_HOLD = 0.05
-# The abusive threshold: the lowest whose F1 on UCC dev is within this of the best. F1 there is flat over a wide
-# range (2026.11.28.4: 0.26-0.27 from 0.08 to 0.20) and its argmax wanders with each retrain (0.072, 0.089, 0.161
-# in the last three bundles), taking the share of abusive comments held with it (UCC test 41% at 0.089, 20% at
-# 0.161). Where F1 cannot tell thresholds apart, hold more: an abusive comment published costs more than a
-# moderator's click. Chosen after seeing that drop on the held-out sets; the rule itself only looks at UCC dev.
+# Abusive threshold of a full train: the lowest whose F1 on UCC dev is within this of the best (F1 is flat there:
+# where it cannot tell thresholds apart, hold more).
 ABUSE_F1_TOLERANCE = 0.01
 
 
