@@ -15,6 +15,7 @@ import io
 import math
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -37,6 +38,12 @@ PAIR_NAMES = ["has_title", "has_body", "cos_title", "cos_body_max", "cos_body_me
               "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
               "log_entities", "log_body_windows"]
 
+
+# The pair head's inputs (see OffTopicClassifier.fit_pair_head): pair similarities first, then what the comment
+# alone says (its length, and the two parts learnt from forum data: the comment-only score and the trees' logit).
+PAIR_HEAD_NAMES = ["cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
+                   "has_entities", "log_words", "cos_x_log_words", "comment_score", "tree_logit"]
+PAIR_ONLY = ("cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap", "has_entities")
 
 EMBEDDINGS_FORMAT = "all-MiniLM-L6-v2/128-token windows/v1"  # change it when the encoder or windows change
 
@@ -279,6 +286,7 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self._lru = None
         self.comment_lr_ = None
+        self.pair_head_ = None
         if self.comment_head and self.use_embeddings:
             rows = np.array([a is None or not a.known for a in articles]) if comment_rows is None \
                 else np.asarray(comment_rows, dtype=bool)
@@ -308,9 +316,66 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
         comments = list(comments)
         if articles is None:
             articles = [None] * len(comments)
-        X = self._prep(self.features(comments, articles, comment_vecs))
-        p = self.platt_(logit(self.model_.predict_proba(X)[:, 1]))
+        p = self.proba_from_features(self.features(comments, articles, comment_vecs))
         return np.column_stack([1 - p, p])
+
+    def proba_from_features(self, raw: np.ndarray) -> np.ndarray:
+        """The off-topic probability from `features()` rows (heads that share their features can share them)."""
+        tree = logit(self.model_.predict_proba(self._prep(raw))[:, 1])
+        head = getattr(self, "pair_head_", None)  # None in bundles made before the pair head
+        return self.platt_(tree) if head is None else self._pair_head_proba(head, raw, tree)
+
+    # -- the pair head: a small regression over the pair similarities, fitted on news pairs -----------------------
+    def _pair_head_inputs(self, raw: np.ndarray, tree: np.ndarray, fill=None) -> np.ndarray:
+        """PAIR_HEAD_NAMES for each row. Where the article is unknown, the pair columns take `fill` (what a
+        comment under its own article typically shows), so the comment alone decides only as far as it can."""
+        names = self.feature_names
+        col = lambda n: raw[:, names.index(n)] if n in names else np.full(len(raw), np.nan)  # noqa: E731
+        cos_max = np.fmax(col("cos_title"), col("cos_body_max"))
+        ents = col("entity_overlap")
+        log_words = col("log_words")
+        Z = np.column_stack([cos_max, col("cos_article"), col("tfidf_cos"), np.nan_to_num(col("word_overlap")),
+                             col("log_word_hits"), np.nan_to_num(ents), (~np.isnan(ents)).astype(float), log_words,
+                             cos_max * log_words, np.nan_to_num(col("comment_score")), tree])
+        if fill is not None:
+            k = len(PAIR_ONLY)
+            unknown = np.isnan(Z[:, :k])
+            Z[:, :k] = np.where(unknown, np.asarray(fill)[None, :k], Z[:, :k])
+            Z[:, 8] = np.where(np.isnan(Z[:, 8]), Z[:, 0] * Z[:, 7], Z[:, 8])
+            Z = np.nan_to_num(Z)  # a column nothing filled (no embeddings in this head): no information
+        return Z
+
+    def _pair_head_proba(self, head: dict, raw: np.ndarray, tree: np.ndarray) -> np.ndarray:
+        Z = self._pair_head_inputs(raw, tree, head["fill"])[:, head["columns"]]
+        z = ((Z - head["mean"]) / head["scale"]) @ head["coef"] + head["intercept"]
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def fit_pair_head(self, comments, articles, y, *, sample_weight=None, columns=PAIR_HEAD_NAMES, C: float = 1.0,
+                      comment_vecs=None, raw=None):
+        """Replace the calibrated trees' output by a logistic regression over PAIR_HEAD_NAMES (`columns`: the
+        subset to use), fitted on (comment, article) pairs: news comments under their own article (0) and under
+        another article of the same site (1), plus any human-labelled rows. The trees stay, as one input.
+        raw: `features()` of these rows, if already computed."""
+        y = np.asarray(y, dtype=int)
+        if raw is None:
+            raw = self.features(list(comments), [Article.coerce(a) for a in articles], comment_vecs)
+        tree = logit(self.model_.predict_proba(self._prep(raw))[:, 1])
+        Z = self._pair_head_inputs(raw, tree)
+        own = (y == 0) & ~np.isnan(Z[:, 0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: filled with 0 below
+            fill = np.nan_to_num(np.nanmedian(Z[own] if own.any() else Z, axis=0))
+        Z = self._pair_head_inputs(raw, tree, fill)
+        idx = [PAIR_HEAD_NAMES.index(c) for c in columns]
+        Z = Z[:, idx]
+        keep = ~np.isnan(Z).any(axis=1)
+        mean, scale = Z[keep].mean(0), Z[keep].std(0)
+        scale[scale == 0] = 1.0
+        w = None if sample_weight is None else np.asarray(sample_weight, float)[keep]
+        lr = LogisticRegression(C=C, max_iter=2000).fit((Z[keep] - mean) / scale, y[keep], sample_weight=w)
+        self.pair_head_ = {"columns": idx, "names": list(columns), "mean": mean, "scale": scale,
+                           "coef": lr.coef_[0].copy(), "intercept": float(lr.intercept_[0]), "fill": fill}
+        return self
 
     def __getstate__(self):
         state = self.__dict__.copy()

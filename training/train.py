@@ -36,51 +36,26 @@ DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CACHE_DIR = Path(".cache")
 POSITIVE_ONLY = ("civil_toxic_spans",)
 HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
-# Per-source row caps for the abuse head (training time on a small machine); quick mode for smoke tests.
-# Full mode stacks an all-MiniLM-L6-v2 part on the abuse head's n-gram margin (weight 1); quick mode skips the
-# encoder for the abuse head. What that part is was chosen on a validation split carved from training (C3 articles
-# carved from C3 train / UCC dev, stacked ROC-AUC): a regression on the sentence embedding 0.747 / 0.792; one on the
-# layer features (embedding="layers"): layers 1-6 mean pools averaged 0.756 / 0.800, with the last layer's max pool
-# 0.762 / 0.800, every layer's mean pool side by side (2,304 values) 0.761 / 0.795; the encoder's top two layers
-# fine-tuned for one epoch (embedding="branch", models.branch: shipped) 0.781 / 0.809. The branch plus the
-# layer-feature regression 0.780 / 0.807; two epochs 0.787 / 0.812; the top three layers 0.786 / 0.814: within
-# noise of one epoch of two layers, which is kept (faster to train and to score).
+# Measurements behind every constant below: bench/REPORT-models.md, "Why the training constants are what they are".
+# Per-source row caps (training time on a small machine); full mode stacks the fine-tuned encoder branch on the
+# abuse head's n-gram margin, quick mode (smoke tests) skips the encoder.
 CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=1_000, span_posts=8_000, spam_ham=3_000,
                      arc_pairs=6_000, abuse_embeddings=True, stack_weight=1.0, embedding_C=1.0,
                      abuse_embedding="branch", branch_epochs=1),
         "quick": dict(abuse_per_source=3_000, fnc1_pairs=300, span_posts=2_000, spam_ham=800,
                       arc_pairs=1_500, abuse_embeddings=False)}
-# Abuse sets left out of training by default (their held-out splits are still reported). Chosen on news-comment
-# validation data only (UCC dev, and a C3 validation split carved from C3 train by article), stacked head:
-#   full `train` runs, UCC dev ROC-AUC: every set 0.760, without davidson + hatexplain 0.773;
-#   then dropping one more set (C3 validation articles out of training): without trac1_en UCC dev 0.771 -> 0.782
-#   and C3 val 0.727 -> 0.738; without olid UCC dev 0.776 -> 0.764 (kept).
-# Davidson's and HateXplain's labels annotate hate speech in tweets and TRAC's aggression is Facebook comments in
-# Indian English: they teach the head things that are not abuse in news comments.
+# Abuse sets left out of training (held-out splits still reported): they teach what is not abuse in news comments.
 ABUSE_EXCLUDE: tuple[str, ...] = ("davidson", "hatexplain", "trac1_en")
-# Off-topic: a SemEval human relevance label weighs this many synthetic pairs. Chosen on the calibration split
-# (SemEval validation threads + their hard negatives), ROC-AUC by weight: 1 0.808, 2 0.811, 4 0.813, 8 0.816,
-# 16 0.810, 32 0.805 (SemEval rows alone: 0.782, 0.799, 0.813, 0.822, 0.820, 0.824).
+# Off-topic: a SemEval human relevance label weighs this many synthetic pairs.
 HUMAN_TOPIC_WEIGHT = 8.0
-# The off-topic threshold: the lowest at which 80% of the comments it holds are off-topic by human judgement
-# (SemEval calibration threads) AND at most 5% of real on-topic news comments are held (SFU comments under their
-# own article's title, the half of the articles kept for this). A wrongly held comment costs a moderator's time
-# and delays a reader; an off-topic one that gets through does little harm. F0.5 on the calibration mix gave
-# 0.57: 71% precision, and it held about half of SFU's on-topic comments; 80% precision alone held 20%.
+# Off-topic threshold of a full train: 80% of holds off-topic by human judgement, at most NEWS_FALSE_HOLD of
+# on-topic news comments held (a wrong hold costs more than a missed off-topic comment).
 OFF_TOPIC_PRECISION = 0.8
 # Off-topic: a hard negative (a comment under the most similar other article) weighs this many random pairs.
-# SemEval 5-fold cross-validation with the comment-only score (ROC-AUC on human labels / on hard negatives made
-# from the held-out threads / recall at each fold's threshold, means): weight 1 0.806 / 0.779 / 0.30,
-# 2 0.804 / 0.790, 3 0.802 / 0.799 / 0.25; without the comment score, weight 1: 0.797 / 0.798 / 0.31. Heavier
-# hard negatives win the pairing back, but each fold's threshold (80% precision, at most 5% of on-topic news
-# comments held) rises and catches fewer off-topic comments: 1 is kept. Measured on these folds (not untouched).
 HARD_TOPIC_WEIGHT = 1.0
 NEWS_FALSE_HOLD = 0.05
-# The abusive threshold: the lowest whose F1 on UCC dev is within this of the best. F1 there is flat over a wide
-# range (2026.11.28.4: 0.26-0.27 from 0.08 to 0.20) and its argmax wanders with each retrain (0.072, 0.089, 0.161
-# in the last three bundles), taking the share of abusive comments held with it (UCC test 41% at 0.089, 20% at
-# 0.161). Where F1 cannot tell thresholds apart, hold more: an abusive comment published costs more than a
-# moderator's click. Chosen after seeing that drop on the held-out sets; the rule itself only looks at UCC dev.
+# Abusive threshold of a full train: the lowest whose F1 on UCC dev is within this of the best (F1 is flat there:
+# where it cannot tell thresholds apart, hold more).
 ABUSE_F1_TOLERANCE = 0.01
 
 
@@ -488,6 +463,41 @@ def _stack_sentence(stack: dict) -> str:
         "before calibration.")
 
 
+def _pair_head_lines(meta: dict) -> list[str]:
+    head = meta.get("off_topic_pair_head")
+    if not head:
+        return []
+    coef = ", ".join(f"{k} {v:+.3f}" for k, v in head["coefficients"].items())
+    return [f"**Built from bundle {meta.get('base_bundle')}** (`{meta.get('rebuild', 'moderation train --base-bundle')}`): "
+            "its abuse head, spam head and off-topic trees are kept as they are (their training data is listed below). "
+            "What is new is the off-topic **pair head**: a logistic regression that replaces the trees' calibrated "
+            "output. It is fitted on news pairs, from the validation halves of the English news sets with articles "
+            "(SFU's Globe and Mail titles and Ruddit's post titles). Each comment is under its own article (0), a "
+            "random other article and a close one (1). SemEval calibration threads are added at weight "
+            f"{head['semeval_weight']:g} against each news site's 1. Variant chosen: *{head['variant']}*, out of "
+            f"{len(PAIR_HEAD_VARIANTS)} input sets x {len(SEMEVAL_PAIR_WEIGHTS)} SemEval weights. The rule: 2-fold by "
+            f"article / thread on those validation rows; the best news-pair ROC-AUC among the variants that keep "
+            f"SemEval at or above {SEMEVAL_FLOOR}. Standardised coefficients: {coef}. "
+            "Where the article is unknown, the pair inputs take their median under an own article, so the comment "
+            "alone holds only as far as its own inputs say.", ""]
+
+
+def _threshold_rule(meta: dict) -> str:
+    rule = meta.get("threshold_rule")
+    if rule:
+        return (f"Chosen for a hold budget, not for F1: per reason, the lowest threshold at which no budget site's "
+                f"validation half holds more than {rule['budget_reason']:.0%} of its ordinary (clean, on-topic) "
+                f"comments, tightened together (to {rule['budget_reason_used']:.1%} per reason) until no site holds "
+                f"more than {rule['budget_total']:.0%} for any reason ({rule['worst_site_total_validation']:.1%} on "
+                f"the worst). Sites: {', '.join(rule['sites']['abusive'])} (news sets, validation halves; UCC: its dev "
+                f"file, scored without an article). spam: at least its own threshold ({rule['spam_floor']:.4f}, best "
+                "F0.5 on a spam validation split). The trade-off curve for other budgets: `bench/REPORT-news.md`.")
+    return (f"abusive: the lowest threshold whose F1 on UCC dev is within {ABUSE_F1_TOLERANCE} of the best; off_topic: "
+            "the lowest threshold at which 80% of the comments it holds are off-topic by human judgement (SemEval "
+            "calibration threads) and at most 5% of on-topic news comments are held (SFU comments under their own "
+            "article's title, half of its articles); spam: best F0.5 on a spam validation split, at least 0.5.")
+
+
 def write_model_card(folder: Path, meta: dict) -> Path:
     """MODEL_CARD.md next to the bundle: sources and licences, training date, metrics, known limits."""
     lines = [f"# Model card: comment-moderation bundle {meta['version']}", "",
@@ -524,11 +534,9 @@ def write_model_card(folder: Path, meta: dict) -> Path:
              + " decide and `article_known` is false.",
              "* **spam**: self-promotion and links (YouTube spam collection against news comments); spam is held "
              "under its own reason whatever the article (the off-topic head also learnt spam cues).", "",
+             *_pair_head_lines(meta),
              "## Thresholds (chosen on validation data)", "",
-             f"abusive: the lowest threshold whose F1 on UCC dev is within {ABUSE_F1_TOLERANCE} of the best; off_topic: the lowest threshold at which 80% of the comments it holds "
-             "are off-topic by human judgement (SemEval calibration threads) and at most 5% of on-topic news "
-             "comments are held (SFU comments under their own article's title, half of its articles); spam: best "
-             "F0.5 on a spam validation split, at least 0.5.", "",
+             _threshold_rule(meta), "",
              "| score | threshold |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in meta["thresholds"].items()]
     lines += ["", "## Training data and licences", "",
@@ -562,3 +570,167 @@ def write_model_card(folder: Path, meta: dict) -> Path:
     path = Path(folder) / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
+
+
+# ---------------------------------------------------------------- news retune (issue 15)
+
+# Variants of the off-topic pair head tried on the news validation halves (2-fold by article) and SemEval's
+# calibration threads (2-fold by thread): which inputs, and how much SemEval's human labels weigh against each
+# news site's pairs (each site's pairs weigh 1 in all). The chosen one is recorded in the bundle's metadata.
+PAIR_HEAD_VARIANTS = {
+    "pair similarities + length": [*models.offtopic.PAIR_ONLY, "log_words", "cos_x_log_words"],
+    "+ comment-only score": [*models.offtopic.PAIR_ONLY, "log_words", "cos_x_log_words", "comment_score"],
+    "+ trees": [*models.offtopic.PAIR_ONLY, "log_words", "cos_x_log_words", "tree_logit"],
+    "all": list(models.offtopic.PAIR_HEAD_NAMES),
+}
+SEMEVAL_PAIR_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+# A variant must keep SemEval ROC-AUC (2-fold on the calibration threads) at or above this: issue 15's bar of 0.80
+# on human labels, plus a margin for the held-out threads. Among those left, the best mean ROC-AUC on the news
+# validation pairs wins. (A first rule, "within 0.01 of the trees' own 0.8185 there", left no variant: every
+# linear head trails the trees on forum answers; see the selection table in the bundle's metadata.)
+SEMEVAL_FLOOR = 0.805
+
+
+def _semeval_calibration(root, held=HELDOUT) -> pd.DataFrame:
+    """SemEval's calibration threads exactly as topic_splits carves them (never trained on by the trees)."""
+    sem = data.load_topic_sets(root, sources=("semeval2016_cqa",))
+    rest, _ = data.grouped_split(sem, test_size=held["semeval_test_size"], seed=held["seed"])
+    _, cal = data.grouped_split(rest, test_size=0.25, seed=1)
+    return cal
+
+
+def _two_fold(groups) -> np.ndarray:
+    return np.array([int(data._stable_fraction(g, seed=7) * 2) for g in groups])
+
+
+def select_pair_head(off, rows: pd.DataFrame, raw: np.ndarray) -> tuple[dict, list[dict]]:
+    """Every PAIR_HEAD_VARIANTS x SEMEVAL_PAIR_WEIGHTS, cross-validated on `rows` (columns source, group, label;
+    `raw`: their off-topic features); returns (chosen, table)."""
+    import copy
+
+    y = rows.label.to_numpy(int)
+    fold = _two_fold(rows.group.astype(str))
+    src = rows.source.to_numpy()
+    shipped = off.platt_(_tree_logit(off, raw)) if getattr(off, "pair_head_", None) is None else off.proba_from_features(raw)
+    shipped_sem = _auc(y[src == "semeval"], shipped[src == "semeval"])
+    table = []
+    for name, cols in PAIR_HEAD_VARIANTS.items():
+        for w_sem in SEMEVAL_PAIR_WEIGHTS:
+            w = np.array([(w_sem if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
+            pred = np.zeros(len(rows))
+            for k in (0, 1):
+                tr, te = (fold != k) & (w > 0), fold == k
+                h = copy.copy(off)
+                h.fit_pair_head(None, None, y[tr], sample_weight=w[tr], columns=cols, raw=raw[tr])
+                pred[te] = h.proba_from_features(raw[te])
+            news = {s: _auc(y[src == s], pred[src == s]) for s in sorted(set(src) - {"semeval"})}
+            table.append({"variant": name, "semeval_weight": w_sem, "semeval": _auc(y[src == "semeval"], pred[src == "semeval"]),
+                          "news": news, "news_mean": float(np.mean(list(news.values())))})
+    # the same validation rows under the frozen cosine (max over the article's windows) and the head's TF-IDF cosine
+    names = off.feature_names
+    cos = -np.fmax(raw[:, names.index("cos_title")], raw[:, names.index("cos_body_max")])
+    table += [{"variant": f"reference: {n}", "semeval_weight": None, "semeval": _auc(y[src == "semeval"], v[src == "semeval"]),
+               "news": (news := {s: _auc(y[src == s], v[src == s]) for s in sorted(set(src) - {"semeval"})}),
+               "news_mean": float(np.mean(list(news.values())))}
+              for n, v in (("frozen cosine", cos), ("TF-IDF cosine", -raw[:, names.index("tfidf_cos")]),
+                           ("shipped head", shipped))]
+    ok = [t for t in table if t["semeval_weight"] is not None and (t["semeval"] or 0) >= SEMEVAL_FLOOR]
+    best = max(ok or [t for t in table if t["semeval_weight"] is not None], key=lambda t: (t["news_mean"], t["semeval"] or 0))
+    return best | {"shipped_semeval": shipped_sem}, table
+
+
+def _tree_logit(off, raw):
+    from models.calibration import logit
+
+    return logit(off.model_.predict_proba(off._prep(raw))[:, 1])
+
+
+def retune_metrics(metrics: dict, chosen: dict) -> dict:
+    """The base bundle's metrics without its off-topic ones (the pair head replaces that score) or its F1 at the old
+    threshold, and the pair head's
+    own validation figures; the held-out ones are `moderation evaluate --news-only`'s (bench/REPORT-news.md)."""
+    out = {group: {k: v for k, v in values.items() if not k.startswith("off_topic") and "_f1_" not in k}
+           for group, values in metrics.items()}  # F1 was at the base's threshold
+    out.setdefault("validation", {}).update({
+        "off_topic_roc_auc_news_pairs_validation_cv": round(float(chosen["news_mean"]), 4),
+        "off_topic_roc_auc_semeval_calibration_cv": round(float(chosen["semeval"]), 4)})
+    return out
+
+
+def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max_per_split: int | None = 600) -> Path:
+    """A new bundle from `base` (a bundle folder): the same abuse and spam heads and off-topic trees, an off-topic
+    pair head fitted on news pairs (the validation halves of the English news sets with articles) and SemEval
+    calibration threads, and thresholds chosen for a hold budget on the news validation halves
+    (training.news.choose_thresholds)."""
+    from . import news
+
+    t0 = time.time()
+    root = Path(root)
+    out = Path(out) if out else models.bundle.BUNDLES / version
+    store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
+    get_encoder().store = store
+    bundle = models.load_bundle(base)
+    base_version = bundle.version
+    comments, pairs = news.build(root, seed, max_per_split)
+    budget_sites = set().union(*news.BUDGET_SITES.values()) | set(news.PAIR_SITES)
+    val = comments[(comments.split == "validation") & comments.site.isin(budget_sites)]
+    vpairs = pairs[(pairs.split == "validation") & pairs.site.isin(budget_sites)]
+    sem = _semeval_calibration(root)
+    off = bundle.off_topic
+    with news.frugal_scoring([bundle]):
+        news.warm_cache(list(val.comment) + list(sem.comment),
+                        sorted(set(vpairs.article_title) | set(sem.article_title) | set(sem.article_body)))
+        scored = news.score_rows(bundle, val, vpairs)  # the base's decisions, and the off-topic features
+        sem_arts = [models.Article(title=t or None, body=b or None) for t, b in zip(sem.article_title, sem.article_body)]
+        sem_raw = news._features(off, list(sem.comment), sem_arts)
+    # the pair head's rows: validation comments of PAIR_SITES under their own article (0) and moved (1), SemEval
+    own_pos = np.flatnonzero((val.article_title != "").to_numpy())
+    moved = vpairs[vpairs.pair != "own"]
+    own = val.iloc[own_pos]
+    rows = pd.concat([own.assign(label=own.off_topic.fillna(0).astype(int)), moved.assign(label=1)], ignore_index=True)
+    raw = np.vstack([scored["raw_comments"][own_pos], scored["raw_moved"]])
+    keep = rows.site.isin(news.PAIR_SITES).to_numpy()
+    rows = pd.concat([rows[keep].assign(source=rows[keep].site),
+                      sem.assign(source="semeval", site="semeval")[["comment", "group", "label", "source", "site"]]],
+                     ignore_index=True)
+    raw = np.vstack([raw[keep], sem_raw])
+    chosen, table = select_pair_head(off, rows, raw)
+    log.info("pair head: %s", {k: v for k, v in chosen.items() if k != "news"})
+    src = rows.source.to_numpy()
+    w = np.array([(chosen["semeval_weight"] if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
+    off.fit_pair_head(None, None, rows.label.to_numpy(int)[w > 0], sample_weight=w[w > 0],
+                      columns=PAIR_HEAD_VARIANTS[chosen["variant"]], raw=raw[w > 0])
+    new = models.Bundle(bundle.abuse, off, bundle.spam, thresholds=dict(bundle.thresholds),
+                        metadata={**bundle.metadata, "version": version, "mode": "retune", "base_bundle": base_version})
+    mine = news.score_rows(new, val, vpairs, base=scored)
+    t = news.choose_thresholds(mine["comments"], floors={"spam": bundle.thresholds["spam"]})
+    thresholds = {r: round(float(t[r]), 4) for r in news.SCORED}
+    new.thresholds.update(thresholds)
+    mine = news.score_rows(new, val, vpairs, base=scored)
+    meta = dict(bundle.metadata)
+    meta.pop("thresholds", None)
+    meta.update({
+        "version": version, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mode": "retune", "base_bundle": base_version, "training_seconds": round(time.time() - t0, 1),
+        "off_topic_pair_head": {"variant": chosen["variant"], "semeval_weight": chosen["semeval_weight"],
+                                "inputs": off.pair_head_["names"],
+                                "coefficients": dict(zip(off.pair_head_["names"],
+                                                         np.round(off.pair_head_["coef"], 4).tolist())),
+                                "selection": table, "shipped_head_semeval_cv": chosen["shipped_semeval"]},
+        "threshold_rule": {"budget_total": news.BUDGET_TOTAL, "budget_reason": news.BUDGET_REASON,
+                           "budget_reason_used": round(float(t["budget_reason"]), 4),
+                           "sites": {r: list(s) for r, s in news.BUDGET_SITES.items()},
+                           "worst_site_total_validation": round(float(t["worst_site_total"]), 4),
+                           "spam_floor": bundle.thresholds["spam"], "max_per_split": max_per_split, "seed": seed},
+        "news_validation": news.decision_table(mine, "validation"),
+        "sources": meta.get("sources", []) + data.sources_metadata(["ruddit", "sfu_news"]),
+        "rebuild": f"moderation train --base-bundle {base_version} --version {version} --set-default",
+    })
+    meta["metrics"] = retune_metrics(meta.get("metrics") or {}, chosen)
+    note = str((meta.get("held_out") or {}).get("note", ""))
+    meta["held_out"] = {**(meta.get("held_out") or {}), "note": note + "\n  news: the test half of each news set's "
+                        "articles (grouped_split(test_size=0.5, seed=0)); the pair head and thresholds saw only the "
+                        "validation halves and SemEval's calibration threads."}
+    return _save(out, models.Bundle(bundle.abuse, off, bundle.spam, thresholds=thresholds, metadata=meta))
+
+
