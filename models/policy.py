@@ -44,29 +44,40 @@ def decide(scores, thresholds: dict | None = None, *, length: int | None = None,
     unsupported_language: "hold" (the default: fail safe) holds a comment in a language the bundle does not score;
         "publish" leaves its head scores unjudged (they mean nothing in that language) and notes language_unscored.
     """
-    length = getattr(scores, "length", 0) if length is None else length
-    too_long = max_chars is not None and (length or 0) > max_chars
-    if scores is None:
-        return _verdict({R.MODEL_ERROR, R.TOO_LONG} if too_long else {R.MODEL_ERROR})
-    if language_supported is None:
-        language_supported = getattr(scores, "language_supported", True)
-    if article_known is None:
-        article_known = getattr(scores, "article_known", True)
+    too_long = max_chars is not None and (_fact(scores, "length", length, 0) or 0) > max_chars
+    failed = {R.MODEL_ERROR, R.TOO_LONG} if too_long else {R.MODEL_ERROR}
+    heads = None if scores is None else _head_results(scores, thresholds)
+    if heads is None:
+        return _verdict(failed)
+    supported = _fact(scores, "language_supported", language_supported, True)
+    unscored = not supported and unsupported_language == "publish"
+    found = set() if unscored else {h for h, reached in heads.items() if reached}
+    found |= _rule_reasons(too_long, supported, unscored, _fact(scores, "article_known", article_known, True))
+    return _verdict(found)
+
+
+def _fact(scores, name: str, given, default):
+    """A keyword argument wins over what the Score says about the comment."""
+    return getattr(scores, name, default) if given is None else given
+
+
+def _head_results(scores, thresholds) -> dict[str, bool] | None:
+    """{head: reached its threshold}, or None (fail closed) when a head lacks a finite score or threshold."""
     values = scores.head_scores() if hasattr(scores, "head_scores") else dict(scores)
-    limits = dict(getattr(scores, "thresholds", None) or {})
-    limits.update(thresholds or {})
+    limits = {**(getattr(scores, "thresholds", None) or {}), **(thresholds or {})}
     heads = [h for h in R.score_heads() if h in values or h in limits]
     if not heads or any(not _number(values.get(h)) or not _number(limits.get(h)) for h in heads):
-        return _verdict({R.MODEL_ERROR, R.TOO_LONG} if too_long else {R.MODEL_ERROR})
-    unscored = not language_supported and unsupported_language == "publish"
-    found = set() if unscored else {h for h in heads if values[h] >= limits[h]}
-    if too_long:
-        found.add(R.TOO_LONG)
-    if not language_supported:
+        return None
+    return {h: values[h] >= limits[h] for h in heads}
+
+
+def _rule_reasons(too_long: bool, supported: bool, unscored: bool, article_known: bool) -> set[str]:
+    found = {R.TOO_LONG} if too_long else set()
+    if not supported:
         found.add(R.LANGUAGE_UNSCORED if unscored else R.UNSUPPORTED_LANGUAGE)
     if not article_known:
         found.add(R.ARTICLE_UNKNOWN)
-    return _verdict(found)
+    return found
 
 
 def _verdict(found: set[str]) -> Verdict:
