@@ -66,7 +66,7 @@ class Policy:
     section: str | None = None
     max_chars: int | None = None
 
-    def decide(self, bundle, score, text: str, section: str | None = None) -> models.Verdict:
+    def verdict(self, bundle, score, text: str, section: str | None = None) -> models.Verdict:
         thresholds = {} if score is None else models.thresholds_for(
             self.policy, getattr(bundle, "thresholds", {}), self.site, section or self.section)
         return models.decide(score, thresholds, length=len(text), max_chars=self.max_chars)
@@ -103,11 +103,11 @@ def _score_batch(bundle, batch, policy: Policy) -> Iterator[dict]:
         score = scores[n]
         section = (article or {}).get("section")
         if isinstance(score, Exception):
-            verdict = policy.decide(bundle, None, text, section)
+            verdict = policy.verdict(bundle, None, text, section)
             yield {"id": cid, "line": n, **verdict.to_dict(),
                    "error": f"{type(score).__name__}: {score}", "model_version": bundle.version}
         else:
-            yield result_line(cid, score, policy.decide(bundle, score, text, section))
+            yield result_line(cid, score, policy.verdict(bundle, score, text, section))
 
 
 def score_chunk(bundle, chunk, policy: Policy) -> list[tuple[int, dict]]:

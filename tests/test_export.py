@@ -24,7 +24,7 @@ def app_config(tmp_path, database_url):  # noqa: F811  (SQLite and PostgreSQL)
 def decide(app, pk, action, **labels):
     with app.app_context():
         user = db_session().scalars(select(User)).first()
-        actions.decide(db_session(), app.config, pk, action, user=user, **labels)
+        actions.record_decision(db_session(), app.config, pk, action, user=user, **labels)
 
 
 def run_export(app, app_config, monkeypatch, tmp_path, *args):

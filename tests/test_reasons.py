@@ -56,7 +56,7 @@ def test_a_new_reason_reaches_openapi_queue_filter_labels_and_export(tmp_path, s
 
     with app.app_context():
         from service.db import db_session
-        comment = actions.decide(db_session(), app.config, pk, "reject", user=None)
+        comment = actions.record_decision(db_session(), app.config, pk, "reject", user=None)
         assert (comment.status, actions.default_labels(comment, "reject")) == \
             ("rejected", {"abusive": True, "off_topic": False})
     app.extensions["db"]["engine"].dispose()

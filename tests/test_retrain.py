@@ -43,7 +43,7 @@ def decide_all(app, templates, action, n=5, **labels):
     for template in templates:
         for pk in add_held(app, n, text=template, reasons=("abusive",)):
             with app.app_context():
-                actions.decide(db_session(), app.config, pk, action, user=user, **labels)
+                actions.record_decision(db_session(), app.config, pk, action, user=user, **labels)
 
 
 def cli(*args):

@@ -273,7 +273,7 @@ def test_concurrent_decisions_make_exactly_one(app):
             barrier.wait()
             for pk in pks:
                 try:
-                    actions.decide(db_session(), app.config, pk, action, user=user)
+                    actions.record_decision(db_session(), app.config, pk, action, user=user)
                     results.append((pk, action))
                 except actions.AlreadyDecided:
                     pass

@@ -55,7 +55,7 @@ def decide_all(app, pks, action="reject"):
     with app.app_context():
         user = db_session().scalars(select(User)).one()
         for pk in pks:
-            actions.decide(db_session(), app.config, pk, action, user=user)
+            actions.record_decision(db_session(), app.config, pk, action, user=user)
 
 
 def deliver(app, now):

@@ -44,7 +44,7 @@ def audit(session, *, username: str, action: str, user_id=None, comment=None, **
         model_version=comment.model_version if comment else None, details=details))
 
 
-def decide(session, config, comment_pk: int, action: str, *, user=None, abusive: bool | None = None,
+def record_decision(session, config, comment_pk: int, action: str, *, user=None, abusive: bool | None = None,
            off_topic: bool | None = None, reject_reason: str | None = None, bulk: bool = False):
     """Approve or reject one held comment and commit. Raises AlreadyDecided if it is no longer held,
     LookupError if there is no such comment."""

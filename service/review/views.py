@@ -171,15 +171,15 @@ def _back():
     return redirect(_safe_next(request.form.get("next")))
 
 
-@bp.post("/item/<int:pk>/decide")
+@bp.post("/item/<int:pk>/decide", endpoint="decide")
 @login_required()
-def decide(pk):
+def decide_view(pk):
     action = request.form.get("action")
     if action not in actions.STATUS_FOR:
         abort(400, description="action must be approve or reject")
     _require_site((db_session().get(Comment, pk) or abort(404)).site)
     try:
-        comment = actions.decide(db_session(), current_app.config, pk, action, user=current_user(),
+        comment = actions.record_decision(db_session(), current_app.config, pk, action, user=current_user(),
                                  abusive=_flag("abusive"), off_topic=_flag("off_topic"),
                                  reject_reason=request.form.get("reject_reason"))
     except LookupError:
@@ -279,7 +279,7 @@ def bulk():
             skipped += 1   # gone, or a site this moderator does not review
             continue
         try:
-            actions.decide(db_session(), current_app.config, pk, action, user=current_user(), bulk=True,
+            actions.record_decision(db_session(), current_app.config, pk, action, user=current_user(), bulk=True,
                            reject_reason=request.form.get("reject_reason"))
             done += 1
         except actions.AlreadyDecided as exc:
