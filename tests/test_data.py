@@ -51,7 +51,7 @@ def test_c3_trains_towards_its_crowd_rating_and_other_sets_towards_their_label(r
 
 def test_c3_and_ucc_duplicate_kept_once_on_the_held_out_side(root):
     df = data.load_abuse_sets(root)
-    keys = df["text"].map(data.normalise_text)
+    keys = df["text"].map(data.text_key)
     assert keys.is_unique
     shared = df[keys == "shared text that ucc also has"]
     assert len(shared) == 1 and shared["source"].item() == "ucc" and shared["split"].item() == "dev"

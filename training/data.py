@@ -91,7 +91,7 @@ YOUTUBE_TITLES = {"Youtube01-Psy": "PSY - Gangnam Style", "Youtube02-KatyPerry":
                   "Youtube05-Shakira": "Shakira - Waka Waka"}
 
 
-def normalise_text(text: str) -> str:
+def text_key(text: str) -> str:
     """Key used to find the same text in two sets: case and whitespace do not make a new text."""
     return " ".join(str(text).split()).lower()
 
@@ -250,7 +250,7 @@ def load_abuse_sets(root, *, sources=ABUSE_ORDER, davidson_cap: int | None = 500
 
 def _dedupe(df: pd.DataFrame, order) -> pd.DataFrame:
     rank = {name: i for i, name in enumerate(order)}
-    df = df.assign(_key=df["text"].map(normalise_text), _split=df["split"].map(SPLIT_RANK).fillna(3),
+    df = df.assign(_key=df["text"].map(text_key), _split=df["split"].map(SPLIT_RANK).fillna(3),
                    _src=df["source"].map(rank), _row=np.arange(len(df)))
     df = df.sort_values(["_split", "_src", "_row"], kind="stable").drop_duplicates("_key")
     return df.sort_values("_row").drop(columns=["_key", "_split", "_src", "_row"])
@@ -342,7 +342,7 @@ def _load_arc(root: Path) -> pd.DataFrame:
     # a comment's own debate is the headline of its one related row
     both = pd.concat(parts.values())
     own = both[both["Stance"] != "unrelated"].drop_duplicates("Body ID").set_index("Body ID")["Headline"]
-    train_comments = {normalise_text(bodies[b]) for b in parts["train"]["Body ID"]}
+    train_comments = {text_key(bodies[b]) for b in parts["train"]["Body ID"]}
     out = []
     for split, d in parts.items():
         comment = d["Body ID"].map(bodies)
@@ -350,7 +350,7 @@ def _load_arc(root: Path) -> pd.DataFrame:
                            "label": d["Stance"].eq("unrelated").astype(int),
                            "group": "arc:" + d["Body ID"].map(own).fillna(d["Body ID"].astype(str)),
                            "split": split})
-        df["seen_in_train"] = (split == "test") & comment.map(normalise_text).isin(train_comments)
+        df["seen_in_train"] = (split == "test") & comment.map(text_key).isin(train_comments)
         out.append(df)
     df = pd.concat(out, ignore_index=True)
     df["source"], df["kind"] = "arc", "synthetic"
@@ -502,7 +502,7 @@ def _merged_groups(df: pd.DataFrame, group_col: str, text_col: str | None) -> pd
     if text_col is None:
         text_col = "text" if "text" in df else "comment"
     groups = df[group_col].astype(str)
-    keys = "text:" + df[text_col].map(normalise_text)
+    keys = "text:" + df[text_col].map(text_key)
     return groups.map(_components(zip(groups, keys)))
 
 

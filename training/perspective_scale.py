@@ -53,9 +53,9 @@ def _frames(root: Path) -> dict[str, pd.DataFrame]:
     agree = agree.assign(rater_fraction=np.max(fractions, axis=0))
     ucc = ucc.join(agree[["rater_fraction"]], on="group")
     raw = pd.read_csv(root / "abuse/c3/C3_anonymized.csv")
-    level = dict(zip(raw["comment_text"].map(data.normalise_text), raw["crowd_toxicity_level"]))
+    level = dict(zip(raw["comment_text"].map(data.text_key), raw["crowd_toxicity_level"]))
     c3 = abuse[abuse.source == "c3"]
-    c3 = c3.assign(level=c3["text"].map(lambda t: level.get(data.normalise_text(t), np.nan)))
+    c3 = c3.assign(level=c3["text"].map(lambda t: level.get(data.text_key(t), np.nan)))
     c3_train, c3_test = data.grouped_split(c3, test_size=HELD["c3_test_size"], seed=HELD["seed"])
     # every toxic training comment (level >= 2) and a weighted sample of the rest: scoring all 9,400 long comments
     # takes most of an hour on a shared 2-core machine, and the severe fit only needs the toxic end resolved
