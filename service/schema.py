@@ -52,7 +52,7 @@ def is_blank(text: str) -> bool:
 
 # every string refuses NUL; text and ids also need a visible character
 NO_NUL = r"^[^\u0000]*$"
-NON_BLANK = r"^[^\u0000]*\S[^\u0000]*$"
+NON_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def _check_string(value, name):
