@@ -14,18 +14,11 @@ from werkzeug.serving import make_server
 from review_helpers import PASSWORD, add_held, add_user, review_config
 from service import create_app
 from service.db import Comment, db_session
-from test_browser_review import ARGS, CHROMIUM, sync_playwright  # noqa: F401  (skips this module like that one)
+# the same Chromium and browser fixture as that module (and its skip when there is none)
+from test_browser_review import browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 PORTS = range(18180, 18190)   # this work's port range on the shared machine
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @contextlib.contextmanager
