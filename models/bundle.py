@@ -128,9 +128,7 @@ class Bundle:
             lang = language(text)
             out.append(Score(
                 abusive=a,
-                # spam holds under its own reason and threshold; the off-topic head learnt spam cues itself.
-                # Folding the spam head in here cost 0.03 ROC-AUC on human relevance labels (forum answers
-                # with a phone number or shop link are on-topic there).
+                # spam holds under its own reason: folding it into off_topic cost ranking (bench/REPORT-models.md)
                 off_topic=float(off[i]),
                 spam=float(spam[i]),
                 sub_scores={k: float(v[i]) for k, v in abuse.items() if k != "abusive"},

@@ -28,9 +28,7 @@ log = logging.getLogger("moderation.evaluate")
 
 HOLD_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
-# What the UCC corpus's authors published for its test file (../shared/data/abuse/ucc/README.md), as ROC-AUC per
-# attribute: BERT fine-tuned on UCC's own train split (about 35,000 comments, not in ../shared/data), and one annotator
-# held out against the aggregate of the others. A reference for what these labels allow, not a baseline run here.
+# The UCC authors' published test ROC-AUCs (../shared/data/abuse/ucc/README.md), quoted beside ours in the report.
 UCC_PUBLISHED = {"hostile": {"bert": 0.84, "one_annotator": 0.76},
                  "antagonize": {"bert": 0.82, "one_annotator": 0.71}}
 
