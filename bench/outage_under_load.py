@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,51 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.slowloris import ARTICLE, stop_server, workers_of  # noqa: E402
+from tests.tcp_proxy import TcpProxy  # noqa: E402
 
 TEXTS = ["Thanks for explaining the new timetable, the number 7 finally runs on Sundays. ({i})",
          "You are a stupid worthless idiot, nobody wants to read your garbage. ({i})"]
-
-
-class TcpProxy:
-    def __init__(self, port, target):
-        self.port, self.target, self.sockets, self.listener = port, target, [], None
-
-    def start(self):
-        self.listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
-
-    def _accept(self, listener):
-        while True:
-            try:
-                client, _ = listener.accept()
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                return
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def stop(self):
-        for s in [self.listener, *self.sockets]:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        self.sockets = []
 
 
 def start(port, db_url, folder):

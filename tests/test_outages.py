@@ -4,77 +4,19 @@ import hashlib
 import hmac
 import json
 import shutil
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from service import create_app
+from tcp_proxy import TcpProxy
 
 PROXY_PORT = 18191   # this test's ports (127.0.0.1 only)
 REDIS_PORT = 18192
 CORAL_SECRET = "coral-outage-secret"
 ABUSE = "You are a stupid worthless idiot and a piece of shit, shut up."
 FINE = "Thanks, the new timetable for the number 7 bus is much better."
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:`port` to `target`; stop() closes the listener and every open connection."""
-
-    def __init__(self, port, target):
-        self.port, self.target = port, target
-        self.sockets: list = []
-        self.listener = None
-
-    def start(self):
-        self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
-        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
-        return self
-
-    def _accept(self, listener):
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)   # wakes the accept() thread; close() alone does not
-        except OSError:
-            pass
-        self.listener.close()
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        self.sockets.clear()
 
 
 def coral_call(client, text, site="coral-site"):
