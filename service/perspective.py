@@ -307,10 +307,11 @@ def utf16_offset(text: str, index: int) -> int:
     return index + sum(1 for c in text[:index] if ord(c) > 0xFFFF)
 
 
-def _span_scores(name: str, value: float, spans: list, text: str) -> list:
-    """TOXICITY: the words that drive the abuse score; other attributes have no word spans, so one span over
-    the whole comment carries the summary (as Perspective does for attributes without span models)."""
-    if name == "TOXICITY":
+def _span_scores(name: str, value: float, spans: list | None, text: str) -> list:
+    """With spanAnnotations, TOXICITY's spans are the words that drive the abuse score; otherwise (and for the
+    attributes without word spans) one span over the whole comment carries the summary, as Google answers
+    (clients such as PyPerspective read `spanScores` on every attribute)."""
+    if name == "TOXICITY" and spans is not None:
         return [{"begin": utf16_offset(text, s["begin"]), "end": utf16_offset(text, s["end"]),
                  "score": _probability(s["score"])} for s in spans]
     return [{"begin": 0, "end": utf16_offset(text, len(text)), "score": _probability(value)}]
@@ -394,9 +395,8 @@ def analyze():
         value = values[attributes()[name]]
         if threshold is not None and value < threshold:
             continue  # Perspective leaves out attributes below the requested threshold
-        scores[name] = {"summaryScore": _probability(value)}
-        if spans_wanted:
-            scores[name]["spanScores"] = _span_scores(name, value, spans, text)
+        scores[name] = {"spanScores": _span_scores(name, value, spans if spans_wanted else None, text),
+                        "summaryScore": _probability(value)}
     body = {"languages": languages or [detected], "detectedLanguages": [detected]}
     if scores:
         body["attributeScores"] = scores

@@ -74,9 +74,10 @@ def test_documented_toxicity_request(client, api_key, bundle):
     r = analyze(client, api_key, {"comment": {"text": NASTY}, "languages": ["en"],
                                   "requestedAttributes": {"TOXICITY": {}}})
     assert r.status_code == 200, r.get_json()
-    assert r.get_json() == {
-        "attributeScores": {"TOXICITY": {"summaryScore": {"value": toxicity(bundle, NASTY),
-                                                          "type": "PROBABILITY"}}},
+    summary = {"value": toxicity(bundle, NASTY), "type": "PROBABILITY"}
+    assert r.get_json() == {   # spanScores without spanAnnotations: one whole-comment span, as Google answers
+        "attributeScores": {"TOXICITY": {"spanScores": [{"begin": 0, "end": len(NASTY), "score": summary}],
+                                         "summaryScore": summary}},
         "languages": ["en"],
         "detectedLanguages": ["en"],
     }
@@ -100,8 +101,9 @@ def test_every_supported_attribute_maps_to_our_score(client, api_key, bundle):
     assert out["languages"] == out["detectedLanguages"] == ["en"]   # none requested: the detected one
     assert set(out["attributeScores"]) == set(names)
     for name in names:
-        assert out["attributeScores"][name] == {"summaryScore": {"value": ours[attributes()[name]],
-                                                                 "type": "PROBABILITY"}}
+        summary = {"value": ours[attributes()[name]], "type": "PROBABILITY"}
+        assert out["attributeScores"][name] == {"spanScores": [{"begin": 0, "end": len(CIVIL), "score": summary}],
+                                                "summaryScore": summary}
 
 
 def test_off_topic_is_judged_against_the_article_in_context(client, api_key, bundle):
@@ -141,8 +143,10 @@ def test_span_annotations(client, api_key, bundle):
         assert 0 <= span["begin"] < span["end"] <= len(NASTY)
     assert out["SPAM"]["spanScores"] == [{"begin": 0, "end": len(NASTY),
                                           "score": out["SPAM"]["summaryScore"]}]
+    # without spanAnnotations Google still answers spanScores: one span over the whole comment with the summary
     plain = analyze(client, api_key, {"comment": {"text": NASTY}, "requestedAttributes": {"TOXICITY": {}}})
-    assert "spanScores" not in plain.get_json()["attributeScores"]["TOXICITY"]
+    toxic = plain.get_json()["attributeScores"]["TOXICITY"]
+    assert toxic["spanScores"] == [{"begin": 0, "end": len(NASTY), "score": toxic["summaryScore"]}]
 
 
 def test_html_comment_is_scored_as_its_text(client, api_key, bundle):
@@ -288,7 +292,7 @@ def test_suggestscore_needs_the_key(client):
 
 def test_rate_limit_is_googles_resource_exhausted(app_config):
     from service import create_app
-    from service.auth import create_api_key
+    from service.auth import PREFIX_LEN, create_api_key
     app = create_app({**app_config, "RATE_LIMIT": 1, "RATE_LIMIT_WINDOW": 3600})
     with app.app_context():
         key = create_api_key("test-site", "limited")
@@ -416,7 +420,7 @@ def _queue(app):
 
 def test_identical_analyze_calls_store_one_row_outside_the_review_queue(app_config, monkeypatch):
     from service import create_app
-    from service.auth import create_api_key
+    from service.auth import PREFIX_LEN, create_api_key
     app = create_app({**app_config, "POLICY": {"abusive": 0.0}, "PERSPECTIVE": {"store_window": 600}})
     with app.app_context():
         key = create_api_key("test-site", "p")
@@ -439,7 +443,7 @@ def test_identical_analyze_calls_store_one_row_outside_the_review_queue(app_conf
 
 def test_analyze_calls_reach_the_queue_when_the_site_says_they_are_comments(app_config):
     from service import create_app
-    from service.auth import create_api_key
+    from service.auth import PREFIX_LEN, create_api_key
     app = create_app({**app_config, "POLICY": {"abusive": 0.0},
                       "PERSPECTIVE": {"sites": {"test-site": {"analyze_is_comment": True}}}})
     with app.app_context():
@@ -495,3 +499,4 @@ def test_a_threshold_that_catches_almost_nothing_is_logged_once(client, api_key,
         analyze(client, api_key, {**body, "requestedAttributes": {"TOXICITY": {"scoreThreshold": 0.1}}})
     warnings = [r.getMessage() for r in caplog.records if "TOXICITY >= " in r.getMessage()]
     assert len(warnings) == 1 and "TOXICITY >= 0.8" in warnings[0]
+
