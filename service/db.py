@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import (JSON, DateTime, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+from sqlalchemy import (JSON, DateTime, Float, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
                         create_engine, event, make_url)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -104,6 +104,23 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ThresholdWarning(Base):
+    """A Perspective client asking for a TOXICITY threshold that catches almost no toxic comment on the served
+    scale: one row per API key, attribute and threshold (last_seen refreshed), shown on the admins' dashboard."""
+    __tablename__ = "threshold_warnings"
+    __table_args__ = (UniqueConstraint("api_key_id", "attribute", "threshold", name="uq_threshold_warning"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(255))
+    api_key_id: Mapped[int] = mapped_column(Integer)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    attribute: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float] = mapped_column(Float)
+    expected_catch: Mapped[float] = mapped_column(Float)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class RateCounter(Base):

@@ -14,14 +14,14 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from models import reasons as registry
 
 from .api import json_body, reject_surrogates
 from .auth import verify_api_key
-from .db import Article, Comment, db_session
+from .db import Article, Comment, ThresholdWarning, db_session, utcnow
 from .errors import ApiError, unavailable
 from .moderation import BundleUnavailable, get_bundle, moderate
 from .plaintext import html_to_text
@@ -53,6 +53,7 @@ ANALYZER_ERROR = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
 # Google's Perspective settings, as this server reads them; a site entry under "sites" overrides them for that site
 PERSPECTIVE_DEFAULTS = {"analyze_is_comment": False, "store_window": 3600}
 BLIND_CATCH = 0.05   # a TOXICITY threshold catching under this share of toxic validation comments is logged
+WARNING_REFRESH = 3600   # seconds between one worker's refreshes of a recorded warning's last_seen
 
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 415: "INVALID_ARGUMENT",
@@ -225,18 +226,42 @@ def _perspective_values(bundle, scores: dict) -> dict:
 
 
 def _warn_if_blind(bundle, requested: dict):
-    """A client threshold that would catch almost no toxic comment: logged once per key and threshold."""
+    """A client threshold that would catch almost no toxic comment: logged once per key and threshold, and
+    recorded (refreshed at most every WARNING_REFRESH seconds per worker) for the admins' dashboard."""
     threshold = requested.get("TOXICITY")
     scale = getattr(bundle, "perspective_scale", None)
     if threshold is None or scale is None:
         return
     catch = scale.expected_catch(threshold)
-    warned = current_app.extensions.setdefault("perspective_warned", set())
-    if catch is not None and catch < BLIND_CATCH and (g.api_key.id, threshold) not in warned:
-        warned.add((g.api_key.id, threshold))
+    if catch is None or catch >= BLIND_CATCH:
+        return
+    seen = current_app.extensions.setdefault("perspective_blind", {})
+    key = (g.api_key.id, float(threshold))
+    if key not in seen:
         log.warning("API key %s (site %s) asks for TOXICITY >= %s, which catches about %.0f%% of toxic comments on "
                     "our validation data: lower the threshold (see docs/perspective-migration.md)",
                     g.api_key.prefix, g.site, threshold, 100 * catch)
+    elif time.monotonic() - seen[key] < WARNING_REFRESH:
+        return
+    seen[key] = time.monotonic()
+    _record_warning("TOXICITY", float(threshold), catch)
+
+
+def _record_warning(attribute: str, threshold: float, catch: float):
+    session = db_session()
+    where = (ThresholdWarning.api_key_id == g.api_key.id, ThresholdWarning.attribute == attribute,
+             ThresholdWarning.threshold == threshold)
+    try:
+        row = session.scalar(select(ThresholdWarning).where(*where))
+        if row is None:
+            session.add(ThresholdWarning(site=g.site, api_key_id=g.api_key.id, key_prefix=g.api_key.prefix,
+                                         attribute=attribute, threshold=threshold, expected_catch=catch))
+        else:
+            row.last_seen, row.expected_catch = utcnow(), catch
+        session.commit()
+    except SQLAlchemyError:   # a concurrent worker wrote it first, or the database hiccupped: the answer stands
+        session.rollback()
+        log.warning("could not record the threshold warning for API key %s", g.api_key.prefix, exc_info=True)
 
 
 def _bundle():

@@ -2,6 +2,7 @@
 answers checked against the bundle's own scores, and Google's error shape for what we cannot do."""
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -500,3 +501,32 @@ def test_a_threshold_that_catches_almost_nothing_is_logged_once(client, api_key,
     warnings = [r.getMessage() for r in caplog.records if "TOXICITY >= " in r.getMessage()]
     assert len(warnings) == 1 and "TOXICITY >= 0.8" in warnings[0]
 
+
+def test_a_blind_threshold_is_shown_on_the_admins_dashboard(app_config, bundle):
+    """A migrating client keeping Perspective's 0.8 on a scale where 0.8 catches 2 % of toxic comments: the admins'
+    dashboard names the key and the threshold; a threshold that still catches is not listed."""
+    from models.calibration import PerspectiveScale
+    from review_helpers import add_user, login
+    from service import create_app
+    from service.auth import PREFIX_LEN, create_api_key
+
+    bundle.perspective_scale = PerspectiveScale({"TOXICITY": {"x": [0, 1], "y": [0, 1]},
+                                                 "catch": {"0.5": 0.4, "0.7": 0.1, "0.8": 0.02, "0.9": 0.01}})
+    app = create_app({**app_config, "REVIEW_SECURE_COOKIES": False})
+    with app.app_context():
+        key = create_api_key("tribune", "coral")
+    client = app.test_client()
+    add_user(app, "boss", role="admin")
+    login(client, "boss")
+    assert "threshold-warnings" not in client.get("/review/dashboard").get_data(as_text=True)
+
+    for threshold in (0.8, 0.8, 0.5, 0.75):   # 0.75 catches about 6 %: above the warning's 5 %
+        r = analyze(client, key, {"comment": {"text": CIVIL},
+                                  "requestedAttributes": {"TOXICITY": {"scoreThreshold": threshold}}})
+        assert r.status_code == 200, r.get_json()
+    page = client.get("/review/dashboard").get_data(as_text=True)
+    assert page.count('id="threshold-warnings"') == 1
+    rows = re.findall(r"<tr><td>tribune</td><td><code>([^<]+)…</code></td><td>TOXICITY</td>\s*<td>([\d.]+)</td>"
+                      r"<td>([\d.]+ %)</td>", page)
+    assert rows == [(key[:PREFIX_LEN], "0.8", "2.0 %")]
+    app.extensions["db"]["engine"].dispose()

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from models import reasons as registry
-from service.db import Comment, utcnow
+from service.db import Comment, ThresholdWarning, utcnow
 
 from .tables import Decision, OutboxItem
 
@@ -118,3 +118,11 @@ def shadow(session, days: int = 30, now: dt.datetime | None = None) -> list[dict
     return [{"day": day, "site": site, "comments": e["n"], "hold_rate": e["held"] / e["n"],
              "reasons": {r: e[r] / e["n"] for r in names}}
             for (day, site), e in sorted(out.items())]
+
+
+def threshold_warnings(session, days: int = 30, now: dt.datetime | None = None) -> list[ThresholdWarning]:
+    """Perspective clients seen in the period asking for a threshold that catches almost nothing, latest first."""
+    now = now or utcnow()
+    start = (now - dt.timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return session.scalars(select(ThresholdWarning).where(ThresholdWarning.last_seen >= start)
+                           .order_by(ThresholdWarning.last_seen.desc()).limit(100)).all()

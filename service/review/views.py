@@ -378,7 +378,8 @@ def dashboard_page():
     stats = dashboard.compute(db_session(), days=days)
     return render_template("review/dashboard.html", stats=stats, chart=dashboard.chart_svg(stats["per_day"]),
                            days=days, shadow=dashboard.shadow(db_session(), days=days),
-                           shadow_reasons=dashboard.shadow_reasons())
+                           shadow_reasons=dashboard.shadow_reasons(),
+                           blind=dashboard.threshold_warnings(db_session(), days=days))
 
 
 @bp.get("/export")
