@@ -1,5 +1,6 @@
 """Abuse (and German off-topic) in Roman Urdu and German: what a per-language model could reach, beside the
-baselines, measured in one run. Nothing here is shipped; it tells whether a per-language head is worth shipping.
+baselines, measured in one run: whether a per-language head is worth shipping. The Roman Urdu one now is
+(`python -m training.language_heads build`, measured in the bundle's model card); German is not.
 
     python bench/multilingual_abuse.py [--data ../shared/data] [--bundle-sample 500]
 
@@ -24,13 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from training.language_heads import char_model, word_model  # noqa: E402  (the shipped Roman Urdu head's recipe)
 
 
 def roman_urdu(root: Path):
@@ -56,17 +56,6 @@ def german(root: Path):
     wide["off_topic"] = (wide.OffTopic == 1).astype(int)
     test = wide.ID_Article.map(lambda a: int(hashlib.sha256(f"omp:{a}".encode()).hexdigest()[:8], 16) / 2**32 < 0.2)
     return wide[~test].reset_index(drop=True), wide[test].reset_index(drop=True)
-
-
-def char_model():
-    return make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
-                                         max_features=200_000),
-                         LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced"))
-
-
-def word_model():
-    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-                         LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced"))
 
 
 def paired_ci(y, p, q, n=1000, seed=0):

@@ -15,6 +15,7 @@ import sklearn
 from . import reasons
 from .calibration import PerspectiveScale
 from .cues import language
+from .language_heads import LanguageHead, load_language_heads
 from .normalize import normalize
 from .offtopic import Article, article_embeddings
 
@@ -74,6 +75,7 @@ def _check_text(text) -> str:
 class Bundle:
     SUPPORTED_LANGUAGES = ("en",)
     perspective_scale: PerspectiveScale | None = None
+    language_heads: dict[str, LanguageHead] = {}   # abuse heads of other languages, beside the bundle
 
     def __init__(self, abuse, off_topic, spam=None, thresholds: dict | None = None, metadata: dict | None = None):
         self.abuse = abuse
@@ -122,24 +124,36 @@ class Bundle:
         abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None, norm)
         off = self.off_topic.predict_proba(texts, articles, vecs if self.off_topic.use_embeddings else None)[:, 1]
         spam = self.spam.predict_proba(texts)[:, 1] if self.spam is not None else np.zeros(len(texts))
+        langs = [language(t) for t in texts]
+        own = self._language_scores(texts, langs)
         out = []
         for i, text in enumerate(texts):
             a = float(abuse["abusive"][i])
-            lang = language(text)
+            lang = langs[i]
+            head = i in own   # a language head's comment: its abuse score alone (the English heads mean nothing there)
             out.append(Score(
-                abusive=a,
+                abusive=own[i] if head else a,
                 # spam holds under its own reason: folding it into off_topic cost ranking (bench/REPORT-models.md)
-                off_topic=float(off[i]),
+                off_topic=0.0 if head else float(off[i]),
                 spam=float(spam[i]),
-                sub_scores={k: float(v[i]) for k, v in abuse.items() if k != "abusive"},
-                spans=self.abuse.spans(text) if a >= SPAN_GATE * self.thresholds["abusive"] else [],
+                sub_scores={} if head else {k: float(v[i]) for k, v in abuse.items() if k != "abusive"},
+                spans=[] if head else self.abuse.spans(text) if a >= SPAN_GATE * self.thresholds["abusive"] else [],
                 article_known=bool(articles[i] is not None and articles[i].known),
                 language=lang,
-                language_supported=lang in self.SUPPORTED_LANGUAGES,
+                language_supported=lang in self.SUPPORTED_LANGUAGES or head,
                 model_version=self.version,
                 length=len(text),
                 thresholds=dict(self.thresholds),
             ))
+        return out
+
+    def _language_scores(self, texts, langs) -> dict[int, float]:
+        """{row: abusive} for the comments in a language with its own head, on this bundle's abusive scale."""
+        out = {}
+        for lang, head in self.language_heads.items():
+            rows = [i for i, x in enumerate(langs) if x == lang]
+            if rows:
+                out.update(zip(rows, map(float, head.abusive([texts[i] for i in rows], self.thresholds["abusive"]))))
         return out
 
     def token_counts(self, texts) -> list[int]:
@@ -203,5 +217,6 @@ def load_bundle(path=None) -> Bundle:
     parts = joblib.load(folder / "bundle.joblib")
     b = Bundle(parts["abuse"], parts["off_topic"], parts.get("spam"), parts["thresholds"], meta)
     b.perspective_scale = PerspectiveScale.load(folder / PERSPECTIVE_SCALE, b.version)
+    b.language_heads = load_language_heads(folder)
     b.path = folder  # files beside the bundle (the fast path's operating point) are read from here
     return b
