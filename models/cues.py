@@ -83,6 +83,12 @@ def _langid():
     return _identifier
 
 
+def latin_share(text: str) -> float | None:
+    """The share of the text's letters that are Latin (None: no letters): Roman Urdu and English are written in it."""
+    letters = _LETTER.findall(text)
+    return len(_LATIN.findall(text)) / len(letters) if letters else None
+
+
 def language(text: str) -> str:
     """The comment's language as a BCP-47 code: ISO 639-1 ("en", "de", ...) from py3langid, "ur-Latn" for Roman
     Urdu. A text too short to tell goes to the likeliest common comment language, English favoured (py3langid

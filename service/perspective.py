@@ -306,20 +306,59 @@ def _base_language(code: str) -> str:
     return code.replace("_", "-").split("-")[0].lower()
 
 
-def _check_languages(bundle, text: str, languages: list[str], attribute: str, drop: bool = False) -> tuple[str, bool]:
-    """Perspective's rule: every requested language must be supported; with none requested, the detected one.
-    -> (detected language, whether the attributes can be scored). With dropUnsupportedAttributes the attributes
-    are dropped (every one of ours is learnt from English) instead of the 400."""
-    supported = set(getattr(bundle, "SUPPORTED_LANGUAGES", ("en",)))
+HEAD_KEYS = frozenset({"abusive"})   # a language head scores abuse alone: TOXICITY, no sub-scores, spans or others
+
+
+def _head_for(bundle, code: str, text: str) -> str | None:
+    """The bundle's language head that serves a language code, if any: its own tag ("ur-Latn", any case), or the
+    bare language ("ur", "ur-PK") when the comment is written in the head's script (Latin for Roman Urdu; Urdu in
+    Arabic script, or "ur-Arab", is not the head's)."""
+    from models.cues import latin_share
+
+    parts = code.replace("_", "-").lower().split("-")
+    script = next((p for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
+    for tag in getattr(bundle, "language_heads", None) or {}:
+        base, _, own = tag.lower().partition("-")
+        if parts[0] != base:
+            continue
+        if script:   # the client names the script: it must be the head's
+            if script == own or not own:
+                return tag
+        elif own != "latn" or (latin_share(text) or 0.0) >= 0.5:
+            return tag
+    return None
+
+
+def _language_keys(bundle, code: str, text: str, available: set[str]) -> set[str]:
+    """The score keys the bundle answers for a comment in this language: every one for English, the abuse score
+    for a language with its own head, none otherwise."""
+    if _base_language(code) in set(getattr(bundle, "SUPPORTED_LANGUAGES", ("en",))):
+        return available
+    return set(HEAD_KEYS) if _head_for(bundle, code, text) else set()
+
+
+def _check_languages(bundle, text: str, languages: list[str], requested: dict, available: set[str],
+                     drop: bool = False) -> tuple[str, dict]:
+    """Perspective's rule, per attribute: every requested language (with none requested, the detected one) must
+    support it. A comment the language ID routes to a language head is scored by that head whatever the client
+    says, so its language must support the attribute too. -> (detected language, the attributes to score): an
+    unsupported one is Google's 400, or dropped with dropUnsupportedAttributes."""
     detected = _detected_language(text)
-    unsupported = [x for x in (languages or [detected]) if _base_language(x) not in supported]
-    if unsupported and drop:
-        return detected, False
-    if unsupported:
-        raise _bad(f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}",
-                   "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE", languageNotSupportedByAttributeError={
-                       "detectedLanguages": [detected], "requestedLanguages": languages, "attribute": attribute})
-    return detected, True
+    checked = list(languages or [detected])
+    if detected in (getattr(bundle, "language_heads", None) or {}) and \
+            not any(_head_for(bundle, x, text) == detected for x in checked):
+        checked.append(detected)
+    keep = {}
+    for attribute, threshold in requested.items():
+        key = attributes()[attribute]
+        unsupported = [x for x in checked if key not in _language_keys(bundle, x, text, available)]
+        if not unsupported:
+            keep[attribute] = threshold
+        elif not drop:
+            raise _bad(f"Attribute {attribute} does not support request languages: {', '.join(unsupported)}",
+                       "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE", languageNotSupportedByAttributeError={
+                           "detectedLanguages": [detected], "requestedLanguages": languages, "attribute": attribute})
+    return detected, keep
 
 
 def _probability(value: float) -> dict:
@@ -400,10 +439,11 @@ def analyze():
     do_not_store = _optional(data, "doNotStore", bool)
     token = _optional(data, "clientToken", str)
     bundle = _bundle()
-    requested = _requested(data, _available(bundle))
+    available = _available(bundle)
+    requested = _requested(data, available)
     drop = _optional(data, "dropUnsupportedAttributes", bool)
-    detected, scorable = _check_languages(bundle, text, languages, next(iter(requested)), bool(drop))
-    if not scorable:   # every attribute dropped: nothing scored, nothing stored, as Google answers
+    detected, requested = _check_languages(bundle, text, languages, requested, available, bool(drop))
+    if not requested:   # every attribute dropped: nothing scored, nothing stored, as Google answers
         body = {"languages": languages or [detected], "detectedLanguages": [detected]}
         return jsonify({**body, "clientToken": token} if token is not None else body)
 
@@ -415,6 +455,8 @@ def analyze():
     scale = getattr(bundle, "perspective_scale", None)
     spans = [{**s, "score": round(float(scale.toxicity(s["score"])), 6)} for s in result["spans"]] \
         if scale is not None else result["spans"]
+    if detected in (getattr(bundle, "language_heads", None) or {}):
+        spans_wanted = False   # a language head marks no words: the whole-comment span, as without spanAnnotations
     scores = {}
     for name, threshold in requested.items():
         value = values[attributes()[name]]
