@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from models import reasons as registry
+from models.cues import latin_share
 
 from .api import json_body, reject_surrogates
 from .auth import verify_api_key
@@ -313,8 +314,6 @@ def _head_for(bundle, code: str, text: str) -> str | None:
     """The bundle's language head that serves a language code, if any: its own tag ("ur-Latn", any case), or the
     bare language ("ur", "ur-PK") when the comment is written in the head's script (Latin for Roman Urdu; Urdu in
     Arabic script, or "ur-Arab", is not the head's)."""
-    from models.cues import latin_share
-
     parts = code.replace("_", "-").lower().split("-")
     script = next((p for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
     for tag in getattr(bundle, "language_heads", None) or {}:
