@@ -1,27 +1,18 @@
 """Roman Urdu on the Perspective endpoint: TOXICITY comes from the bundle's Roman Urdu head, the attributes the head
 cannot give answer Google's 400 for an unsupported attribute and language (or are dropped), English is untouched;
 Coral's external phase scores Roman Urdu as /v1 does. A fake bundle with a made-up head (fast), then the shipped one."""
-import hashlib
-import hmac
-import json
-
 import numpy as np
 import pytest
 
 import models
 from service import create_app
 from service.perspective import attributes
+from test_language_heads import CLEAN, ENGLISH, INSULT
+from test_language_policy import coral
 from test_perspective import analyze, google_error, on_scale, rows
 from tiny_data import KeywordBundle
 
-INSULT = "tum bohat bare chutiye ho, sharam karo kuch"
-CLEAN = "bhai aap ki baat bilkul theek hai, shukriya is khabar ke liye"
 URDU_SCRIPT = "یہ بہت اچھی خبر ہے، شکریہ"
-ENGLISH = ["Thanks for the clear explanation of the budget vote.", "This is the worst article I have read all year.",
-           "You are a complete idiot and should stop writing.", "lol", "Great reporting, keep it up!",
-           "The mayor is a liar and a crook, everyone knows it.", "Can someone explain why taxes went up again?",
-           "Go back to where you came from, nobody wants you here.", "I disagree, but it is a fair point.",
-           "What a load of rubbish from this paper."]
 
 
 class RomanUrduBundle(KeywordBundle):
@@ -173,15 +164,6 @@ def test_english_answers_are_unchanged_by_the_head(client, api_key, bundle):
 
 
 # -- Coral's external phase ------------------------------------------------------------------------------------
-
-def coral(app, text):
-    raw = json.dumps({"action": "NEW", "comment": {"body": text, "parentID": None},
-                      "author": {"id": "u", "role": "COMMENTER"}, "story": {"id": "s", "url": "https://x/s"},
-                      "site": {"id": "coral-site"}, "tenantID": "t", "tenantDomain": "x"}).encode()
-    signature = "sha256=" + hmac.new(b"sec", raw, hashlib.sha256).hexdigest()
-    return app.test_client().post("/coral/moderate", data=raw, headers={"Content-Type": "application/json",
-                                                                          "X-Coral-Signature": signature})
-
 
 @pytest.mark.model
 def test_coral_withholds_a_roman_urdu_insult_as_toxic_and_publishes_a_clean_one(app_config):
