@@ -1,8 +1,86 @@
 """`moderation train|evaluate|models`: the data people's commands. Each command is appended to COMMANDS;
 the `moderation` group finds them through the `moderation.commands` entry point (service never imports training)."""
-import click  # noqa: F401  (commands below use it)
+import os
+
+import click
 
 COMMANDS: list = []
+
+
+def _gate_options(labelled_help: str):
+    """The promote gate's options, shared by `models promote` and `train --set-default`."""
+    options = [
+        click.option("--holdout", type=click.FloatRange(0.01, 1.0), default=0.25, show_default=True,
+                     help="Share of each labelled export (its newest decisions) the gate evaluates on."),
+        click.option("--tolerance", type=click.FloatRange(0, 1), default=0.02, show_default=True,
+                     help="Largest rise in false-hold rate / fall in catch rate accepted, per part of the evaluation "
+                          "set, at the policy's thresholds and at the current bundle's false-hold rate."),
+        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+                     default=lambda: os.environ.get("MODERATION_CONFIG") or None, show_default="$MODERATION_CONFIG",
+                     help="The service's TOML config: both bundles decide at its [policy] thresholds."),
+        click.option("--site", default=None, help="Decide at this site's thresholds in the [policy]."),
+        click.option("--force", is_flag=True, help="Promote even if the gate refuses (or cannot run); logged."),
+        click.option("--reason", default=None, help="Why (recorded in promotions.log; say it with --force)."),
+    ]
+    if labelled_help:
+        options.append(click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                                    help=labelled_help))
+
+    def apply(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+    return apply
+
+
+def gated_promote(version, *, root, labelled, holdout, no_public, tolerance, config_path, site, force, reason,
+                  via: str):
+    """Make VERSION the default if the gate passes (or --force, logged); the one path every promotion takes."""
+    import models.bundle as mb
+    from training import gate, registry
+    from training.data import LabelledDataError
+    from training.train import DEFAULT_ROOT
+
+    previous = registry.current()
+    event = {"action": "promote", "via": via, "version": version, "previous": previous, "forced": force,
+             "reason": reason, "tolerance": tolerance, "labelled": list(labelled), "config": config_path,
+             "site": site}
+    if previous is not None and previous != version:
+        try:
+            registry._check(version)
+            policy = gate.policy_from_config(config_path)
+            parts = ([] if no_public else gate.public_news(root or DEFAULT_ROOT)) + gate.site_holdout(labelled, holdout)
+            if not parts:
+                raise ValueError("no evaluation set: give --labelled and/or drop --no-public")
+            result = gate.gate(mb.load_bundle(mb.BUNDLES / previous), mb.load_bundle(mb.BUNDLES / version),
+                               parts, tolerance, policy=policy, site=site)
+        except (ValueError, OSError, LabelledDataError) as e:
+            if not force:
+                raise click.ClickException(f"{e} (the gate could not run; --force promotes without it)") from None
+            result = None
+            event["gate_error"] = str(e)
+        if result is not None:
+            click.echo(result.format())
+            event.update(gate_passed=result.passed, gate_failures=result.failures, gate_table=result.table)
+            if not result.passed:
+                for failure in result.failures:
+                    click.echo(f"worse: {failure}", err=True)
+                if not force:
+                    registry.log_event({**event, "action": "promote_refused"})
+                    raise click.ClickException(f"{version} refused: it decides worse than {previous} "
+                                               f"(--force promotes it anyway, and is logged)")
+        if force:
+            verdict = "without the gate" if result is None else \
+                "over a refusing gate" if not result.passed else "(the gate passed)"
+            click.echo(f"warning: --force: promoting {version} {verdict}; logged", err=True)
+    try:
+        previous = registry.promote(version)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    registry.log_event(event)
+    return previous
+
+
 
 
 @click.command("train", help="Train the abuse, spam and off-topic heads from the public data sets and/or the site's labelled exports (--labelled) into a bundle folder.")
@@ -12,7 +90,10 @@ COMMANDS: list = []
               help="Bundle folder to write (default: models/bundles/<version>).")
 @click.option("--version", default=None, help="Bundle version string (default: today's date).")
 @click.option("--quick", is_flag=True, help="Small samples of every set: a rough bundle in a few minutes.")
-@click.option("--set-default", is_flag=True, help="Make this bundle the one load_bundle() loads by default.")
+@click.option("--set-default", is_flag=True,
+              help="Make this bundle the default, through the promote gate (`moderation models promote`): refused "
+                   "if it decides worse than the current default; the gate's site part is the newest --holdout "
+                   "share of the --labelled export(s).")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Threads for the sentence encoder (the machine is shared: one is kind to others).")
 @click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -26,7 +107,9 @@ COMMANDS: list = []
               help="Keep this bundle's (a version under models/bundles/, or a folder) abuse, spam and off-topic heads; "
                    "fit only the off-topic pair head on news pairs and choose the thresholds for the news hold budget "
                    "(minutes, not the full retrain).")
-def train_command(root, out, version, quick, set_default, threads, labelled, no_public, exclude, base_bundle):
+@_gate_options("")
+def train_command(root, out, version, quick, set_default, threads, labelled, no_public, exclude, base_bundle,
+                  holdout, tolerance, config_path, site, force, reason):
     import logging
 
     from models.encoder import set_threads
@@ -62,13 +145,13 @@ def train_command(root, out, version, quick, set_default, threads, labelled, no_
         raise click.ClickException(str(e)) from None
     click.echo(f"bundle written to {folder}")
     if set_default:
-        from training import registry
-
         try:
             version = folder.resolve().relative_to(models.bundle.BUNDLES.resolve()).as_posix()
         except ValueError:
             raise click.ClickException(f"--set-default: {folder} is not under {models.bundle.BUNDLES}") from None
-        registry.promote(version)
+        gated_promote(version, root=root, labelled=labelled, holdout=holdout, no_public=no_public,
+                      tolerance=tolerance, config_path=config_path, site=site, force=force, reason=reason,
+                      via="train --set-default")
         click.echo(f"{version} is now the default bundle (`moderation models rollback` undoes it)")
 
 
@@ -195,58 +278,14 @@ def models_list():
 @click.argument("version")
 @click.option("--data", "root", type=click.Path(exists=True, file_okay=False), default=None,
               help="Folder with the public data sets (default: ../shared/data next to the project).")
-@click.option("--labelled", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="The site's labelled export(s): the newest --holdout share is part of the gate's evaluation set.")
-@click.option("--holdout", type=click.FloatRange(0.01, 1.0), default=0.25, show_default=True,
-              help="Share of each labelled export (its newest decisions) the gate evaluates on.")
 @click.option("--no-public", is_flag=True, help="Gate on the site's exports alone.")
-@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.02, show_default=True,
-              help="Largest rise in false-hold rate / fall in catch rate accepted, per part of the evaluation set.")
-@click.option("--force", is_flag=True, help="Promote even if the gate refuses (or cannot run); logged.")
-@click.option("--reason", default=None, help="Why (recorded in promotions.log; say it with --force).")
-def models_promote(version, root, labelled, holdout, no_public, tolerance, force, reason):
+@_gate_options("The site's labelled export(s): the newest --holdout share is part of the gate's evaluation set.")
+def models_promote(version, root, no_public, holdout, tolerance, config_path, site, force, reason, labelled):
     """Make VERSION (a folder under models/bundles/) the default bundle, if it decides no worse than the current
     one on the gate's evaluation set; the current one is kept for rollback. Running workers swap it in."""
-    import models.bundle as mb
-    from training import gate, registry
-    from training.data import LabelledDataError
-    from training.train import DEFAULT_ROOT
-
-    previous = registry.current()
-    event = {"action": "promote", "version": version, "previous": previous, "forced": force, "reason": reason,
-             "tolerance": tolerance, "labelled": list(labelled)}
-    if previous is not None and previous != version:
-        try:
-            registry._check(version)
-            parts = ([] if no_public else gate.public_news(root or DEFAULT_ROOT)) + gate.site_holdout(labelled, holdout)
-            if not parts:
-                raise ValueError("no evaluation set: give --labelled and/or drop --no-public")
-            result = gate.gate(mb.load_bundle(mb.BUNDLES / previous), mb.load_bundle(mb.BUNDLES / version),
-                               parts, tolerance)
-        except (ValueError, OSError, LabelledDataError) as e:
-            if not force:
-                raise click.ClickException(f"{e} (the gate could not run; --force promotes without it)") from None
-            result = None
-            event["gate_error"] = str(e)
-        if result is not None:
-            click.echo(result.format())
-            event.update(gate_passed=result.passed, gate_failures=result.failures, gate_table=result.table)
-            if not result.passed:
-                for failure in result.failures:
-                    click.echo(f"worse: {failure}", err=True)
-                if not force:
-                    registry.log_event({**event, "action": "promote_refused"})
-                    raise click.ClickException(f"{version} refused: it decides worse than {previous} "
-                                               f"(--force promotes it anyway, and is logged)")
-        if force:
-            verdict = "without the gate" if result is None else \
-                "over a refusing gate" if not result.passed else "(the gate passed)"
-            click.echo(f"warning: --force: promoting {version} {verdict}; logged", err=True)
-    try:
-        previous = registry.promote(version)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
-    registry.log_event(event)
+    previous = gated_promote(version, root=root, labelled=labelled, holdout=holdout, no_public=no_public,
+                             tolerance=tolerance, config_path=config_path, site=site, force=force, reason=reason,
+                             via="models promote")
     click.echo(f"default bundle: {version} (was {previous}); running workers switch to it within seconds")
 
 
