@@ -6,7 +6,7 @@ encoder) and written back in input order; batches run in this process, in forked
 
 Input line:  {"id": str, "text": str, "article": {"title": str, "body": str, "section": str}}  (article optional)
 Output line: {"id", "decision", "reasons", "scores": {"abusive", "off_topic", "spam", ...sub-scores},
-              "model_version"}, in input order. A bad line gives {"id" (or null), "line", "error"}.
+              "model_version"} (and "shadow" for a site in shadow mode, as /v1/moderate), in input order. A bad line gives {"id" (or null), "line", "error"}.
 """
 from __future__ import annotations
 
@@ -60,20 +60,48 @@ class _Bad(ValueError):
 
 @dataclass
 class Policy:
-    """What the service would apply: the [policy] table of its config, the site and section, MAX_TEXT_CHARS."""
+    """What the service would apply: its policy (the [policy] table of its config, with the database policy laid
+    over it by `stored_policy`), the site and section, MAX_TEXT_CHARS."""
     policy: dict = field(default_factory=dict)
     site: str | None = None
     section: str | None = None
     max_chars: int | None = None
 
     def verdict(self, bundle, score, text: str, section: str | None = None) -> models.Verdict:
+        section = section or self.section
         thresholds = {} if score is None else models.thresholds_for(
-            self.policy, getattr(bundle, "thresholds", {}), self.site, section or self.section)
-        return models.decide(score, thresholds, length=len(text), max_chars=self.max_chars)
+            self.policy, getattr(bundle, "thresholds", {}), self.site, section)
+        language = models.setting_for(self.policy, "unsupported_language", self.site, section) or "hold"
+        return models.decide(score, thresholds, length=len(text), max_chars=self.max_chars,
+                             unsupported_language=language)
+
+    def answer(self, line: dict, section: str | None = None) -> dict:
+        """As /v1/moderate answers: in shadow mode `publish` with no reasons, the policy's decision under `shadow`."""
+        from .policy import mode_for
+        if mode_for(self.policy, self.site, section or self.section) != "shadow":
+            return line
+        return {**line, "decision": "publish", "reasons": [],
+                "shadow": {"decision": line["decision"], "reasons": line["reasons"]}}
 
     def scored_text(self, text: str) -> str:
         # as /v1/moderate: only the first max_chars are scored, and a longer comment is held as too_long
         return text[:self.max_chars] if self.max_chars else text
+
+
+def stored_policy(toml_policy: dict, database_url: str) -> dict:
+    """The policy /v1/moderate decides with: the TOML one with the database's rows (`moderation calibrate --apply`,
+    `moderation policy set`) laid over it. Raises when the database cannot be read: deciding offline under
+    another policy than the service's would go unnoticed."""
+    from sqlalchemy.orm import Session
+
+    from .db import make_engine
+    from .policy import latest_rows, merge
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return merge(toml_policy, latest_rows(session))
+    finally:
+        engine.dispose()
 
 
 def result_line(cid: str, score, verdict: models.Verdict) -> dict:
@@ -104,10 +132,11 @@ def _score_batch(bundle, batch, policy: Policy) -> Iterator[dict]:
         section = (article or {}).get("section")
         if isinstance(score, Exception):
             verdict = policy.verdict(bundle, None, text, section)
-            yield {"id": cid, "line": n, **verdict.to_dict(),
-                   "error": f"{type(score).__name__}: {score}", "model_version": bundle.version}
+            yield policy.answer({"id": cid, "line": n, **verdict.to_dict(),
+                                 "error": f"{type(score).__name__}: {score}", "model_version": bundle.version},
+                                section)
         else:
-            yield result_line(cid, score, policy.verdict(bundle, score, text, section))
+            yield policy.answer(result_line(cid, score, policy.verdict(bundle, score, text, section)), section)
 
 
 def score_chunk(bundle, chunk, policy: Policy) -> list[tuple[int, dict]]:

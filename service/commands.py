@@ -167,6 +167,9 @@ COMMANDS.append(keys)
               help="Model bundle folder (default: the service's BUNDLE, else the shipped bundle).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="The service's TOML config (default: $MODERATION_CONFIG): its policy and MAX_TEXT_CHARS apply.")
+@click.option("--database-url", default=None,
+              help="The service's database (default: its DATABASE_URL from the config or $MODERATION_DATABASE_URL, "
+                   "else its SQLite file if there is one): the per-site policy stored there applies, as in the API.")
 @click.option("--site", default=None, help="Decide with this site's policy, as /v1/moderate would for its key.")
 @click.option("--section", default=None, help="Section policy for lines whose article names no section.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
@@ -176,15 +179,22 @@ COMMANDS.append(keys)
               help="Worker processes (forked after the bundle loads); with --dask local, the cluster's workers.")
 @click.option("--dask", "dask_address", default=None, metavar="local|tcp://HOST:8786",
               help="Score on Dask: 'local' starts a LocalCluster of --jobs workers, else a scheduler's address.")
-def score(input, output, bundle_path, config_path, site, section, batch_size, window, jobs, dask_address):
+def score(input, output, bundle_path, config_path, database_url, site, section, batch_size, window, jobs,
+          dask_address):
     """Score a JSONL file of comments (INPUT '-' = stdin), streaming in small batches, deciding as the API does."""
     import models
-    from service.batch import DaskExecutor, Policy, score_stream
+    from service.batch import DaskExecutor, Policy, score_stream, stored_policy
     from service.config import load_config
 
     config = load_config(environ={**os.environ, "MODERATION_CONFIG": config_path} if config_path else None)
     path = bundle_path or config.get("BUNDLE")
-    policy = Policy(config.get("POLICY") or {}, site, section, config.get("MAX_TEXT_CHARS") or None)
+    url = database_url or config.get("DATABASE_URL") or _existing_default_database()
+    try:
+        rules = stored_policy(config.get("POLICY") or {}, url) if url else (config.get("POLICY") or {})
+    except Exception as e:  # noqa: BLE001 - any database error: say which database, decide nothing
+        raise click.ClickException(f"the policy stored in the database {_masked(url)} could not be read "
+                                   f"({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    policy = Policy(rules, site, section, config.get("MAX_TEXT_CHARS") or None)
     stats: dict = {}
     if dask_address:
         try:
@@ -200,6 +210,18 @@ def score(input, output, bundle_path, config_path, site, section, batch_size, wi
                               jobs=jobs, stats=stats)
     click.echo(f"scored {counts['scored']} line(s), {counts['errors']} error line(s)", err=True)
     click.echo(_memory_line(stats, jobs), err=True)
+
+
+def _existing_default_database() -> str | None:
+    """The SQLite file the service uses when no DATABASE_URL is set, if it exists (it is not created here)."""
+    from flask import Flask
+    path = os.path.join(Flask("service", instance_relative_config=True).instance_path, "moderation.sqlite")
+    return "sqlite:///" + path if os.path.exists(path) else None
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _memory_line(stats: dict, jobs: int) -> str:
