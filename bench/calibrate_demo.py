@@ -2,14 +2,15 @@
 
 1. `moderation serve` (gunicorn, SQLite) with the TOML policy putting site `demo` in shadow mode.
 2. The first --n comments of one news set (C3: Globe and Mail reader comments; shuffled with a fixed seed) are
-   posted one by one through POST /v1/moderate: every answer is publish, the would-be decision is stored.
+   posted through POST /v1/moderate/batch, --batch comments a request (the same decision path and storage as
+   POST /v1/moderate, which --batch 1 uses instead): every answer is publish, the would-be decision is stored.
 3. `moderation calibrate --site demo --hold-budget B --apply` writes the site's thresholds into the database
    policy; `moderation policy set --site demo --mode enforce` switches holds on. No restart: the workers
    re-read the policy within POLICY_CHECK_S (1 s here).
 4. The next --n comments are posted: their hold rate must be within +-1 point of the budget.
 
-    .venv/bin/python bench/calibrate_demo.py                  # 5,000 + 5,000 comments, budget 0.05
-    .venv/bin/python bench/calibrate_demo.py --n 1000         # a quicker look
+    nice .venv/bin/python bench/calibrate_demo.py             # 5,000 + 5,000 comments, budget 0.05
+    nice .venv/bin/python bench/calibrate_demo.py --n 1000    # a quicker look
 
 Prints a markdown report (also written to --report).
 """
@@ -53,27 +54,40 @@ class Client:
     def __init__(self, port, key):
         self.port, self.key, self.local = port, key, threading.local()
 
-    def post(self, cid, article_id, text):
+    def request(self, path, body):
         if not hasattr(self.local, "conn"):
-            self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        body = json.dumps({"comment": {"id": cid, "text": text}, "article": {"id": article_id}})
+            self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
         for attempt in range(2):
             try:
-                self.local.conn.request("POST", "/v1/moderate", body, {"Content-Type": "application/json",
-                                                                        "X-API-Key": self.key})
+                self.local.conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json",
+                                                                         "X-API-Key": self.key})
                 r = self.local.conn.getresponse()
                 data = r.read()
                 return r.status, json.loads(data) if data else {}
             except (OSError, http.client.HTTPException):
-                self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
                 if attempt:
                     raise
 
+    def post(self, items):
+        """[(cid, article_id, text)] -> [(status, body)], one per comment: through /v1/moderate/batch, or
+        /v1/moderate for a single comment."""
+        bodies = [{"comment": {"id": cid, "text": text}, "article": {"id": article_id}}
+                  for cid, article_id, text in items]
+        if len(bodies) == 1:
+            return [self.request("/v1/moderate", bodies[0])]
+        status, answer = self.request("/v1/moderate/batch", {"items": bodies})
+        if status != 200:
+            return [(status, answer)] * len(bodies)
+        return [(400 if "error" in r else 200, r) for r in answer["results"]]
 
-def post_all(client, items, tag, threads):
+
+def post_all(client, items, tag, threads, batch):
+    numbered = [(f"{tag}-{i}", article_id, text) for i, (article_id, text) in enumerate(items)]
+    chunks = [numbered[i:i + batch] for i in range(0, len(numbered), batch)]
     started = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(lambda p: client.post(f"{tag}-{p[0]}", p[1][0], p[1][1]), enumerate(items)))
+        results = [r for answers in pool.map(client.post, chunks) for r in answers]
     return results, time.monotonic() - started
 
 
@@ -108,6 +122,8 @@ def main():
     ap.add_argument("--budget", type=float, default=0.05)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2, help="client connections")
+    ap.add_argument("--batch", type=int, default=50,
+                    help="comments per POST /v1/moderate/batch request (1: one by one through POST /v1/moderate)")
     ap.add_argument("--port", type=int, default=18150)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", type=Path, default=ROOT / "bench/calibrate_demo.md")
@@ -119,6 +135,7 @@ def main():
     config = tmp / "moderation.toml"
     config.write_text('[policy.sites.demo]\nmode = "shadow"\n')
     env = {**os.environ, "MODERATION_DATABASE_URL": db_url, "MODERATION_SECRET_KEY": "demo",
+           "MODERATION_BATCH_MAX_ITEMS": str(max(100, args.batch)),
            "MODERATION_CONFIG": str(config), "MODERATION_RATE_LIMIT": "0", "MODERATION_POLICY_CHECK_S": "1",
            "OMP_NUM_THREADS": "1"}
     os.environ.update({k: env[k] for k in ("MODERATION_DATABASE_URL", "MODERATION_CONFIG")})
@@ -133,7 +150,7 @@ def main():
     proc = start("service", args.port, args.workers, env, log)
     try:
         client = Client(args.port, key)
-        first, t1 = post_all(client, items[:args.n], "p1", args.threads)
+        first, t1 = post_all(client, items[:args.n], "p1", args.threads, args.batch)
         shadow = summarise(first, shadow=True)
         print(f"phase 1 (shadow): {args.n} comments in {t1:.0f} s, would-be hold rate {shadow['rate']:.1%}",
               flush=True)
@@ -147,22 +164,25 @@ def main():
                                 env=env, cwd=ROOT, capture_output=True, text=True, check=True)
         print(switch.stdout, flush=True)
         time.sleep(2.5)   # > POLICY_CHECK_S: every worker has re-read the policy
-        second, t2 = post_all(client, items[args.n:], "p2", args.threads)
+        second, t2 = post_all(client, items[args.n:], "p2", args.threads, args.batch)
         live = summarise(second, shadow=False)
     finally:
         stop(proc)
         log.close()
+    endpoint = "/v1/moderate" if args.batch == 1 else "/v1/moderate/batch"
     lo, hi = wilson(live["held"], live["n"])
     ok = abs(live["rate"] - args.budget) <= 0.01 and live["failed"] == 0 and shadow["failed"] == 0
     lines = [
-        f"# Calibrate demo: {args.n:,} + {args.n:,} C3 comments through POST /v1/moderate, hold budget {args.budget:.0%}",
+        f"# Calibrate demo: {args.n:,} + {args.n:,} C3 comments through POST {endpoint}, hold budget {args.budget:.0%}",
         "",
-        f"`python bench/calibrate_demo.py --n {args.n} --budget {args.budget}`: gunicorn {args.workers} workers, "
-        f"SQLite, {args.threads} client connections, comments shuffled with seed {args.seed} (no article text: "
+        f"`nice python bench/calibrate_demo.py --n {args.n} --budget {args.budget} --batch {args.batch}`: gunicorn "
+        f"{args.workers} workers, SQLite, {args.threads} client connections, "
+        f"{'one comment a request' if args.batch == 1 else f'{args.batch} comments a request'}, "
+        f"comments shuffled with seed {args.seed} (no article text: "
         f"C3 has none, so every comment is scored as under an unknown article). Model "
         f"{', '.join(shadow['versions'])}.",
         "",
-        "| phase | comments | failed | held | hold rate | " + " | ".join(REASONS) + " | req/s |",
+        "| phase | comments | failed | held | hold rate | " + " | ".join(REASONS) + " | comments/s |",
         "|---|---|---|---|---|" + "---|" * len(REASONS) + "---|",
         f"| 1: shadow mode, shipped thresholds (would-be) | {shadow['n']} | {shadow['failed']} | {shadow['held']} | "
         f"{shadow['rate']:.2%} | " + " | ".join(f"{shadow['per_reason'][r]:.2%}" for r in REASONS)
