@@ -6,9 +6,9 @@ runs from when the request reached us: the load balancer's X-Request-Start (t=<e
 sends one, so time queued in front of a busy worker counts, else from the start of the request here.
 
 The full model scores in this process's one scoring thread. If it has not answered when only MARGIN_MS of the
-budget is left (it was busy, or the comment is slow), or cannot (the comments queued ahead of it take longer than
-the budget left), the answer comes from the bundle's fast path (models.fastpath: n-gram abuse and spam heads, no
-encoder) with `degraded: true`; the fast path holds whatever it is unsure of. When the comment is stored, the full
+budget is left (it was busy, or the comment is slow), or cannot (at its measured pace, this comment and those
+queued ahead of it take longer than the budget left: then it is not started), the answer comes from the bundle's
+fast path (models.fastpath: n-gram abuse and spam heads, no encoder) with `degraded: true`; the fast path holds whatever it is unsure of. When the comment is stored, the full
 model's answer replaces it when it comes; if the outcome changed, the comment moves in or out of the review queue
 (its status) and the CMS's webhook is told. A comment that is not stored (Coral's default) is not re-scored: its
 answer is final, so under overload the full model's time goes to requests still within their budget.
@@ -34,6 +34,7 @@ START_HEADER = "X-Request-Start"
 MAX_BUDGET_MS = 60_000
 MARGIN_MS = 10          # kept for the fast path, storing and answering once the full model is given up on
 MAX_BACKLOG = 256       # comments waiting for the full model in one process; past it a degraded answer stays
+PROBE_S = 1.0           # an idle full model too slow for the budgets is tried again (unwaited) at most this often
 FAST_SUFFIX = "+fast"   # model_version of an answer from the fast path
 
 
@@ -102,21 +103,34 @@ class FastScore:
 
 class _Runner:
     """This process's full-model scoring thread (one: the encoder already uses the worker's cores). It keeps a
-    moving average of its seconds per comment, so a request whose budget cannot cover the comments queued ahead
-    of it answers from the fast path at once instead of spending the budget waiting."""
+    moving average of its seconds per comment, so a request whose budget cannot cover its own comments and those
+    queued ahead of it answers from the fast path at once instead of spending the budget waiting (and the CPU on
+    an answer nobody waits for). Idle but too slow for the budgets (an overloaded machine), it is still tried now
+    and then, without waiting for it, so the pace is measured again when the load eases."""
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="full-model")
         self.backlog = 0
         self.per_comment: float | None = None
+        self.probed = float("-inf")
         self.lock = threading.Lock()
+
+    def probe_due(self) -> bool:
+        """True (once per PROBE_S) when the idle full model may be tried although its pace says it is too slow."""
+        with self.lock:
+            now = time.monotonic()
+            if self.backlog or now - self.probed < PROBE_S:
+                return False
+            self.probed = now
+            return True
 
     def predict(self, n: int) -> float:
         """Seconds until n more comments would be scored (0 while nothing has been measured)."""
         with self.lock:
             return (self.backlog + n) * (self.per_comment or 0.0)
 
-    def submit(self, fn, n: int):
+    def submit(self, fn, n: int, weight: float = 0.2):
+        """fn's future, its n comments counted in the backlog until done; its pace weighs `weight` in the average."""
         with self.lock:
             if self.backlog + n > MAX_BACKLOG:
                 return None
@@ -129,7 +143,7 @@ class _Runner:
             finally:
                 took = (time.perf_counter() - started) / max(n, 1)
                 with self.lock:
-                    self.per_comment = took if self.per_comment is None else 0.8 * self.per_comment + 0.2 * took
+                    self.per_comment = took if self.per_comment is None else (1 - weight) * self.per_comment + weight * took
 
         future = self.pool.submit(timed)
         future.add_done_callback(lambda _: self._done(n))
@@ -158,8 +172,7 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
     run = runner()
     wait = deadline - time.monotonic() - MARGIN_MS / 1000.0
     future = None
-    # idle: always try (also how the pace is measured again after a busy spell); busy: only if it can make it
-    if wait > 0 and (run.backlog == 0 or run.predict(len(pairs)) <= wait):
+    if wait > 0 and run.predict(len(pairs)) <= wait:  # it can make it (or nothing has been measured yet)
         future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
         if future is not None:
             try:
@@ -168,10 +181,13 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
                 if not background:
                     future.cancel()  # not started yet: the CPU goes to the requests still in time
                     future = None
-    elif background:
-        future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
+    elif background or run.probe_due():
+        probe = run.backlog == 0  # a measurement on an idle runner: weighs more, so the pace recovers in seconds
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs), 0.5 if probe else 0.2)
         if future is None:
             log.warning("full-model backlog over %d comments: the degraded answer stays", MAX_BACKLOG)
+        elif not background:
+            future = None  # a probe of the pace: its answer is not kept
     try:
         from models.fastpath import fast_path
 

@@ -203,7 +203,7 @@ def test_a_busy_full_model_is_not_waited_for():
         assert scores[0].degraded and later is None  # not stored: nothing to re-score for
         gate.set()
         ahead.result()
-        run.per_comment = 5.0  # a slow pace measured earlier does not stop an idle full model from being tried
+        run.per_comment = 0.1  # idle and fast enough: the full model answers
         scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)],
                                           lambda b, p: ["full"])
         assert scores == ["full"] and later is None
@@ -211,3 +211,36 @@ def test_a_busy_full_model_is_not_waited_for():
         deadline._runner = original
         gate.set()
         ahead.result()
+
+
+def test_an_idle_full_model_too_slow_for_the_budget_is_not_waited_for_but_probed_now_and_then(monkeypatch):
+    """Idle, but its measured pace is over the budget (an overloaded machine): the fast path answers at once; the
+    full model is still run, unwaited, at most once per PROBE_S, so a faster pace brings it back."""
+    from service import deadline
+
+    monkeypatch.setattr(deadline, "PROBE_S", 0.3)
+    run = deadline._Runner()
+    run.per_comment = 5.0  # seconds, measured while the machine was overloaded
+    calls = []
+
+    def full(bundle, pairs):
+        calls.append(len(pairs))
+        return ["full"] * len(pairs)
+
+    original, deadline._runner = deadline._runner, run
+    try:
+        for _ in range(3):  # one probe among three requests within PROBE_S
+            started = time.monotonic()
+            scores, later = deadline.score_by(started + 0.5, SlowBundle(), [("fine", None)], full, background=False)
+            assert scores[0].degraded and later is None and time.monotonic() - started < 0.3
+        assert wait_for(lambda: run.backlog == 0) and calls == [1]
+        assert run.per_comment < 3.0  # the probe's fast pace weighs half
+        for probes in (2, 3, 4):  # halving the pace each time: 1.25, 0.63, 0.31 s
+            time.sleep(0.3)
+            deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full, background=False)
+            assert wait_for(lambda: run.backlog == 0) and calls == [1] * probes
+        assert run.per_comment < 0.4
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full)
+        assert scores == ["full"] and later is None  # back to the full model
+    finally:
+        deadline._runner = original
