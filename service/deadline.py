@@ -34,7 +34,7 @@ START_HEADER = "X-Request-Start"
 MAX_BUDGET_MS = 60_000
 MARGIN_MS = 10          # kept for the fast path, storing and answering once the full model is given up on
 MAX_BACKLOG = 256       # comments waiting for the full model in one process; past it a degraded answer stays
-PROBE_S = 1.0           # an idle full model too slow for the budgets is tried again (unwaited) at most this often
+PROBE_S = 0.5           # an idle full model too slow for the budgets is tried again (unwaited) at most this often
 FAST_SUFFIX = "+fast"   # model_version of an answer from the fast path
 
 
@@ -182,8 +182,8 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
                     future.cancel()  # not started yet: the CPU goes to the requests still in time
                     future = None
     elif background or run.probe_due():
-        probe = run.backlog == 0  # a measurement on an idle runner: weighs more, so the pace recovers in seconds
-        future = run.submit(lambda: score_all(bundle, pairs), len(pairs), 0.5 if probe else 0.2)
+        probe = run.backlog == 0  # measured on an idle runner: it is the pace now (so it recovers at once)
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs), 1.0 if probe else 0.2)
         if future is None:
             log.warning("full-model backlog over %d comments: the degraded answer stays", MAX_BACKLOG)
         elif not background:

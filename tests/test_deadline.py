@@ -215,32 +215,36 @@ def test_a_busy_full_model_is_not_waited_for():
 
 def test_an_idle_full_model_too_slow_for_the_budget_is_not_waited_for_but_probed_now_and_then(monkeypatch):
     """Idle, but its measured pace is over the budget (an overloaded machine): the fast path answers at once; the
-    full model is still run, unwaited, at most once per PROBE_S, so a faster pace brings it back."""
+    full model is still run, unwaited, at most once per PROBE_S, and the pace it measures brings it back."""
     from service import deadline
 
-    monkeypatch.setattr(deadline, "PROBE_S", 0.3)
+    monkeypatch.setattr(deadline, "PROBE_S", 5.0)
     run = deadline._Runner()
     run.per_comment = 5.0  # seconds, measured while the machine was overloaded
-    calls = []
+    calls, gate = [], threading.Event()
 
     def full(bundle, pairs):
         calls.append(len(pairs))
+        gate.wait(10)
         return ["full"] * len(pairs)
 
     original, deadline._runner = deadline._runner, run
     try:
-        for _ in range(3):  # one probe among three requests within PROBE_S
+        for _ in range(3):  # one probe among three requests while it runs
             started = time.monotonic()
             scores, later = deadline.score_by(started + 0.5, SlowBundle(), [("fine", None)], full, background=False)
             assert scores[0].degraded and later is None and time.monotonic() - started < 0.3
+        assert wait_for(lambda: calls == [1])
+        gate.set()
         assert wait_for(lambda: run.backlog == 0) and calls == [1]
-        assert run.per_comment < 3.0  # the probe's fast pace weighs half
-        for probes in (2, 3, 4):  # halving the pace each time: 1.25, 0.63, 0.31 s
-            time.sleep(0.3)
-            deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full, background=False)
-            assert wait_for(lambda: run.backlog == 0) and calls == [1] * probes
-        assert run.per_comment < 0.4
+        assert not run.probe_due()  # once per PROBE_S
+        run.per_comment = 5.0
+        monkeypatch.setattr(deadline, "PROBE_S", 0.0)
+        deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full, background=False)
+        assert wait_for(lambda: run.backlog == 0) and calls == [1, 1]
+        assert run.per_comment < 0.1  # measured on an idle runner: the pace now
         scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full)
         assert scores == ["full"] and later is None  # back to the full model
     finally:
         deadline._runner = original
+        gate.set()
