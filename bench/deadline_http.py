@@ -3,8 +3,9 @@
     .venv/bin/python bench/deadline_http.py [--duration 5] [--connections 1 4 8 16] [--workers 2] [--port 18200]
     .venv/bin/python bench/deadline_http.py --before 0e16146 --no-baseline   # a change against the code before it
 
-`moderation serve` instances (its gunicorn worker, SQLite, the shipped bundle), each load run on each in turn: Coral's default
-budget (150 ms), and the same with `deadline_ms = 60000` (in effect none: the baseline, same run). A closed-loop
+`moderation serve` instances (its gunicorn worker, SQLite, the shipped bundle), each load run on each in turn:
+Coral's default budget (150 ms), optionally the same at another git revision (--before), and the same with
+`deadline_ms = 60000` (in effect none: the baseline, same run). A closed-loop
 client (one keep-alive connection per thread) posts signed Coral requests and sets X-Request-Start as a load
 balancer would, so time queued in front of a busy worker counts against the budget. It reports req/s, p50 / p99,
 the share of degraded answers (X-Moderation-Degraded) and the share over Coral's 200 ms.

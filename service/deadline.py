@@ -8,9 +8,9 @@ sends one, so time queued in front of a busy worker counts, else from the start 
 The full model scores in this process's one scoring thread. If it has not answered when only MARGIN_MS of the
 budget is left (it was busy, or the comment is slow), or cannot (at its measured pace, this comment and those
 queued ahead of it take longer than the budget left: then it is not started), the answer comes from the bundle's
-fast path (models.fastpath: n-gram abuse and spam heads, no encoder) with `degraded: true`; the fast path holds whatever it is unsure of. When the comment is stored, the full
-model's answer replaces it when it comes; if the outcome changed, the comment moves in or out of the review queue
-(its status) and the CMS's webhook is told. A comment that is not stored (Coral's default) is not re-scored: its
+fast path (models.fastpath: n-gram abuse and spam heads, no encoder) with `degraded: true`; the fast path holds
+whatever it is unsure of. When the comment is stored, the full model's answer replaces it when it comes; if the
+outcome changed, the comment moves in or out of the review queue (its status) and the CMS's webhook is told. A comment that is not stored (Coral's default) is not re-scored: its
 answer is final, so under overload the full model's time goes to requests still within their budget.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ START_HEADER = "X-Request-Start"
 MAX_BUDGET_MS = 60_000
 MARGIN_MS = 10          # kept for the fast path, storing and answering once the full model is given up on
 MAX_BACKLOG = 256       # comments waiting for the full model in one process; past it a degraded answer stays
-PROBE_S = 0.5           # an idle full model too slow for the budgets is tried again (unwaited) at most this often
+PROBE_S = 0.5           # an idle full model too slow for the budgets is still tried at most this often
 FAST_SUFFIX = "+fast"   # model_version of an answer from the fast path
 
 
@@ -105,8 +105,8 @@ class _Runner:
     """This process's full-model scoring thread (one: the encoder already uses the worker's cores). It keeps a
     moving average of its seconds per comment, so a request whose budget cannot cover its own comments and those
     queued ahead of it answers from the fast path at once instead of spending the budget waiting (and the CPU on
-    an answer nobody waits for). Idle but too slow for the budgets (an overloaded machine), it is still tried now
-    and then, without waiting for it, so the pace is measured again when the load eases."""
+    an answer nobody waits for). Idle but too slow for the budgets (an overloaded machine), it is still tried (and
+    waited for, within the budget) once per PROBE_S, so the pace is measured again and recovers when the load eases."""
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="full-model")
@@ -143,7 +143,8 @@ class _Runner:
             finally:
                 took = (time.perf_counter() - started) / max(n, 1)
                 with self.lock:
-                    self.per_comment = took if self.per_comment is None else (1 - weight) * self.per_comment + weight * took
+                    old = self.per_comment
+                    self.per_comment = took if old is None else (1 - weight) * old + weight * took
 
         future = self.pool.submit(timed)
         future.add_done_callback(lambda _: self._done(n))
@@ -172,8 +173,11 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
     run = runner()
     wait = deadline - time.monotonic() - MARGIN_MS / 1000.0
     future = None
-    if wait > 0 and run.predict(len(pairs)) <= wait:  # it can make it (or nothing has been measured yet)
-        future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
+    fits = wait > 0 and run.predict(len(pairs)) <= wait  # it can make it (or nothing has been measured yet)
+    probe = wait > 0 and not fits and run.probe_due()
+    if fits or probe:
+        # a probe's pace, measured on an idle runner while its request waits, is the pace now (it recovers at once)
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs), 1.0 if probe else 0.2)
         if future is not None:
             try:
                 return future.result(timeout=max(0.0, deadline - time.monotonic() - MARGIN_MS / 1000.0)), None
@@ -181,13 +185,10 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
                 if not background:
                     future.cancel()  # not started yet: the CPU goes to the requests still in time
                     future = None
-    elif background or run.probe_due():
-        probe = run.backlog == 0  # measured on an idle runner: it is the pace now (so it recovers at once)
-        future = run.submit(lambda: score_all(bundle, pairs), len(pairs), 1.0 if probe else 0.2)
+    elif background:
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
         if future is None:
             log.warning("full-model backlog over %d comments: the degraded answer stays", MAX_BACKLOG)
-        elif not background:
-            future = None  # a probe of the pace: its answer is not kept
     try:
         from models.fastpath import fast_path
 
