@@ -10,8 +10,9 @@ budget is left (it was busy, or the comment is slow), or cannot (at its measured
 queued ahead of it take longer than the budget left: then it is not started), the answer comes from the bundle's
 fast path (models.fastpath: n-gram abuse and spam heads, no encoder) with `degraded: true`; the fast path holds
 whatever it is unsure of. When the comment is stored, the full model's answer replaces it when it comes; if the
-outcome changed, the comment moves in or out of the review queue (its status) and the CMS's webhook is told. A comment that is not stored (Coral's default) is not re-scored: its
-answer is final, so under overload the full model's time goes to requests still within their budget.
+outcome changed, the comment moves in or out of the review queue (its status) and the CMS's webhook is told. A
+comment that is not stored (Coral's default) is not re-scored: its answer is final, so under overload the full
+model's time goes to requests still within their budget.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ START_HEADER = "X-Request-Start"
 MAX_BUDGET_MS = 60_000
 MARGIN_MS = 10          # kept for the fast path, storing and answering once the full model is given up on
 MAX_BACKLOG = 256       # comments waiting for the full model in one process; past it a degraded answer stays
+IDLE_SLACK = 1.5        # an idle full model is tried while its average pace is within this multiple of the budget
 PROBE_S = 0.5           # an idle full model too slow for the budgets is still tried at most this often
 FAST_SUFFIX = "+fast"   # model_version of an answer from the fast path
 
@@ -173,7 +175,8 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
     run = runner()
     wait = deadline - time.monotonic() - MARGIN_MS / 1000.0
     future = None
-    fits = wait > 0 and run.predict(len(pairs)) <= wait  # it can make it (or nothing has been measured yet)
+    # it can make it (or nothing has been measured yet); an idle runner's pace is an average: half its runs are faster
+    fits = wait > 0 and run.predict(len(pairs)) <= wait * (IDLE_SLACK if run.backlog == 0 else 1.0)
     probe = wait > 0 and not fits and run.probe_due()
     if fits or probe:
         # a probe's pace, measured on an idle runner while its request waits, is the pace now (it recovers at once)

@@ -242,5 +242,8 @@ def test_an_idle_full_model_too_slow_for_the_budget_is_not_started_but_probed_no
         monkeypatch.setattr(deadline, "PROBE_S", 5.0)
         scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full)
         assert scores == ["full"] and later is None  # back to the full model
+        run.per_comment = 0.6  # a little over the budget on average: an idle runner still tries
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full)
+        assert scores == ["full"] and calls == [1, 1, 1]
     finally:
         deadline._runner = original
