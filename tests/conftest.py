@@ -88,3 +88,22 @@ def postgres_url():
 @pytest.fixture(scope="module")
 def postgres_url_module():
     yield from _postgres_schema()
+
+
+# -- Redis: database 15 of the local server ----------------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The local Redis server's URL; skip, saying why, without the package or the server."""
+    try:
+        import redis
+    except ImportError:
+        pytest.skip("the redis package is not installed (pip install -e '.[redis]')")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at 127.0.0.1:6379 does not answer: {exc}")
+    return REDIS_URL

@@ -18,7 +18,6 @@ from service import create_app
 from service.db import Comment, db_session
 
 pytestmark = pytest.mark.postgres
-REDIS_URL = "redis://127.0.0.1:6379/15"
 LIMIT = 24  # requests per API key per hour
 TESTS = Path(__file__).resolve().parent
 # One instance: the app with the fake bundle, served by werkzeug's threaded server (its own process, own memory).
@@ -33,19 +32,6 @@ server = make_server("127.0.0.1", 0, app, threaded=True)
 print(server.server_port, flush=True)
 server.serve_forever()
 """
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    try:
-        import redis
-    except ImportError:
-        pytest.skip("the redis package is not installed (pip install -e '.[redis]')")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 does not answer: {exc}")
-    return REDIS_URL
 
 
 @pytest.fixture(scope="module")
