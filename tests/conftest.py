@@ -23,6 +23,14 @@ def bundle(request):
     return KeywordBundle()
 
 
+@pytest.fixture(autouse=True)
+def fresh_deadline_runner():
+    """Each test starts with no measured full-model pace (the scoring thread and its pace are per process)."""
+    yield
+    from service import deadline
+    deadline._runner = None
+
+
 @pytest.fixture
 def app_config(tmp_path, bundle):
     return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test-secret",
