@@ -133,7 +133,7 @@ def wait_ready(url, proc, workers, timeout=240):
     raise SystemExit(f"{url} not ready after {timeout} s")
 
 
-def start(kind, port, workers, env, log):
+def start(kind, port, workers, env, log, cwd=ROOT):
     if kind == "bare":
         code = ("import sys; sys.path.insert(0, %r); from bench.http_moderate import bare_app; "
                 "from service.commands import run_gunicorn; run_gunicorn(bare_app, '127.0.0.1', %d, %d, 60)"
@@ -144,7 +144,7 @@ def start(kind, port, workers, env, log):
         cmd = [sys.executable, "-c", "from service.cli import main; main()", "serve", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--timeout", "60"]
         ready = "/readyz"
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     wait_ready(f"http://127.0.0.1:{port}{ready}", proc, workers)
     return proc
 

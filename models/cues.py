@@ -47,11 +47,11 @@ def cue_vector(text: str) -> np.ndarray:
         float(bool(PHONE.search(text))),
         min(len(PROMO.findall(text)), 5),
         float(bool(CHITCHAT.match(text.strip()))),
-        sum(c.isupper() for c in letters) / max(len(letters), 1),
-        sum(c.isdigit() for c in text) / n_chars,
+        sum(map(str.isupper, letters)) / max(len(letters), 1),
+        sum(map(str.isdigit, text)) / n_chars,
         min(text.count("!"), 10),
         min(text.count("?"), 10),
-        sum(w in STOP for w in lower) / max(len(lower), 1),
+        sum(map(STOP.__contains__, lower)) / max(len(lower), 1),
         len(_LATIN.findall(text)) / max(len(letters), 1),
     ], dtype=np.float32)
 

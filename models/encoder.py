@@ -209,6 +209,9 @@ class Encoder:
         opts.intra_op_num_threads = _thread_count()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # off: buffers go back to the allocator after each run instead of staying in ONNX Runtime's arena
+        opts.enable_cpu_mem_arena = (os.environ.get("MODERATION_ENCODER_ARENA") or "true").lower() not in (
+            "0", "false", "no", "off")
         if not checked.exists():
             self._check(ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), path, checked)
         graph = self._quantised(path) if self.precision == "int8" else path

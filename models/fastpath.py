@@ -13,21 +13,28 @@ own, so its threshold is unchanged.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from functools import lru_cache, partial
+from itertools import chain
+from operator import is_not
 
 import numpy as np
 
 from .calibration import Platt
 from .cues import cue_vector
-from .normalize import normalize
+from .normalize import WORD_CACHE, WORD_CACHE_LEN, normalize
 from .sparse import _analyzers
 
 PUBLISH_BELOW = 0.5  # without an operating point: publish only below this share of the abusive threshold
 OPERATING_POINT = "fastpath.json"
+_found = partial(is_not, None)  # a vocabulary index, 0 included
 
 
 class _Linear:
     """A fitted TfidfVectorizer's rows dotted with one weight vector, without building a sparse matrix (scipy's
-    per-call overhead is most of the cost for one comment). Same number as `tfidf(vec, [text]) @ w`."""
+    per-call overhead is most of the cost for one comment). Same number as `tfidf(vec, [text]) @ w`: the same
+    features, summed in the same order. Character n-grams stay inside words (char_wb), so each word's matched
+    n-grams are remembered (the same words recur from comment to comment)."""
 
     def __init__(self, vec, w: np.ndarray):
         from .sparse import _supported
@@ -40,14 +47,25 @@ class _Linear:
         self.idf = vec.idf_ if vec.use_idf else np.ones(len(self.vocab))
         self.l2 = vec.norm == "l2"
         self.w = np.ascontiguousarray(w, dtype=np.float64)
+        self.by_word = None
+        if vec.analyzer == "char_wb" and callable(getattr(vec, "_char_wb_ngrams", None)):
+            self.vec, self.preprocess = vec, vec.build_preprocessor()
+            self.by_word = lru_cache(maxsize=WORD_CACHE)(self._word_hits)
+
+    def _word_hits(self, word: str) -> tuple[int, ...]:
+        return tuple(filter(_found, map(self.vocab.get, self.vec._char_wb_ngrams(word))))
+
+    def _counts(self, text: str) -> Counter:
+        if self.by_word is None:
+            counts = Counter(map(self.vocab.get, self.analyze(text)))
+            counts.pop(None, None)
+            return counts
+        words = self.vec._white_spaces.sub(" ", self.preprocess(text)).split()
+        by_word, fresh = self.by_word, self._word_hits
+        return Counter(chain.from_iterable(by_word(w) if len(w) <= WORD_CACHE_LEN else fresh(w) for w in words))
 
     def __call__(self, text: str) -> float:
-        counts: dict[int, int] = {}
-        vocab = self.vocab
-        for token in self.analyze(text):
-            j = vocab.get(token)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
+        counts = self._counts(text)
         if not counts:
             return 0.0
         js = np.fromiter(counts.keys(), np.int64, len(counts))

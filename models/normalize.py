@@ -48,13 +48,22 @@ SWEARS = ("fuck", "fucking", "fucker", "shit", "bitch", "cunt", "dick", "asshole
           "nigger", "faggot", "fag", "twat", "wanker", "bullshit", "motherfucker", "cock", "pussy",
           "douche", "jerk", "loser", "hell", "kill")
 _SWEAR_SET = frozenset(SWEARS)
+_SWEAR_LETTERS = {s: frozenset(s) for s in SWEARS}
 WORD_MASKS = "*#%@$!"  # what may stand for a letter of any word; ".", "-" and "_" also join real words (a.m., e-mail)
 
 _TOKEN = re.compile(r"\S+")
 _WORD_EDGE = re.compile(r"^([\"'(\[{<]*)(.*?)([\"')\]}>.,;:?!]*)$", re.S)
 _ALPHA = re.compile(r"[^\W\d_]", re.U)
 _STRETCH = re.compile(r"(.)\1{2,}")
+_REPEATS = re.compile(r"(.)\1+")
+_NUMBER = re.compile(r"[\d.,:/%-]+")
+_NOT_LETTER = re.compile(r"[\W_]")
 _TRAILING = "[.,;:!?)\"']*"  # punctuation after a spaced-out or dotted word: "f u c k!", "s.h.i.t,"
+_MASKED = re.compile("[" + re.escape(MASK_CHARS) + "]")
+_DOTTED = re.compile(r"(?:[^\W\d_][.\-_*]){2,}[^\W\d_]" + _TRAILING)
+_ONE_LETTER = re.compile(r"([^\W\d_])(" + _TRAILING + ")")
+WORD_CACHE = 1 << 16    # words remembered by normalize_word (the same words recur from comment to comment)
+WORD_CACHE_LEN = 64     # longer tokens are normalised afresh: a hostile comment cannot fill memory with them
 
 
 def _clean(text: str) -> str:
@@ -111,7 +120,7 @@ def _squeeze(word: str) -> str:
     doubled letter (`stuupid`), or only the stretched one, so a word's own double letters stay (`kkkkill`).
     Other words shrink the same way to a vocabulary word where one fits."""
     w = _STRETCH.sub(r"\1\1", word)
-    single = re.sub(r"(.)\1+", r"\1", w)
+    single = _REPEATS.sub(r"\1", w)
     if w in _SWEAR_SET or single in _SWEAR_SET:
         return w if w in _SWEAR_SET else single
     ones = [_STRETCH.sub(r"\1\1", word[:m.start()] + m.group(1) + word[m.end():]) for m in _STRETCH.finditer(word)]
@@ -126,18 +135,19 @@ def _squeeze(word: str) -> str:
 
 
 def _unmask(word: str) -> str:
-    if not any(c in MASK_CHARS for c in word) or not _ALPHA.search(word):
+    if not _MASKED.search(word) or not _ALPHA.search(word):
         return word
-    pattern = re.compile("^" + "".join("." if c in MASK_CHARS else re.escape(c) for c in word) + "$")
-    for s in SWEARS:
-        if len(s) == len(word) and pattern.match(s):
+    for s in SWEARS:  # one mask character per letter
+        if len(s) == len(word) and all(c == x or c in MASK_CHARS for c, x in zip(word, s)):
             return s
-    # f**king, sh!tty: allow the mask to stand for a run of letters
-    loose = re.compile("^" + re.sub(r"(?:\\.|\.)+", lambda m: "[a-z]{1,%d}" % max(1, len(m.group(0))),
-                                    "".join("." if c in MASK_CHARS else re.escape(c) for c in word)) + "$")
-    for s in SWEARS:
-        if loose.match(s):
-            return s
+    # f**king, sh!tty: allow the mask to stand for a run of letters; only swears with every letter shown can fit
+    shown = {c for c in word if c not in MASK_CHARS and re.escape(c) == c}
+    if any(shown <= _SWEAR_LETTERS[s] for s in SWEARS):
+        loose = re.compile("^" + re.sub(r"(?:\\.|\.)+", lambda m: "[a-z]{1,%d}" % max(1, len(m.group(0))),
+                                        "".join("." if c in MASK_CHARS else re.escape(c) for c in word)) + "$")
+        for s in SWEARS:
+            if loose.match(s):
+                return s
     return _dictionary_word(word)
 
 
@@ -192,6 +202,10 @@ def _read_leet(word: str) -> str:
 
 
 def normalize_word(word: str) -> str:
+    return _normalize_word_cached(word) if len(word) <= WORD_CACHE_LEN else _normalize_word(word)
+
+
+def _normalize_word(word: str) -> str:
     w = word.lower()
     m = _WORD_EDGE.match(w)
     core = m.group(2) if m else w
@@ -200,7 +214,7 @@ def normalize_word(word: str) -> str:
     has_alpha = bool(_ALPHA.search(core))
     if has_alpha and not core.startswith(("http", "www")):
         unmasked = _unmask(core)
-        if unmasked == core and not core.isalpha() and not re.fullmatch(r"[\d.,:/%-]+", core):
+        if unmasked == core and not core.isalpha() and not _NUMBER.fullmatch(core):
             leet = _read_leet(core)
             if _ALPHA.search(leet):
                 core = leet
@@ -208,6 +222,9 @@ def normalize_word(word: str) -> str:
             core = unmasked
         core = _squeeze(core)
     return core
+
+
+_normalize_word_cached = lru_cache(maxsize=WORD_CACHE)(_normalize_word)
 
 
 def tokens(text: str) -> list[tuple[int, int]]:
@@ -242,12 +259,12 @@ def normalize_with_spans(text: str) -> tuple[str, list[tuple[int, int]]]:
     for b, e in tokens(text):
         raw = _clean(text[b:e])
         # dotted or dashed single letters in one token: f.u.c.k, s-h-i-t
-        if re.fullmatch(r"(?:[^\W\d_][.\-_*]){2,}[^\W\d_]" + _TRAILING, raw):
+        if _DOTTED.fullmatch(raw):
             flush()
-            words.append(normalize_word(re.sub(r"[\W_]", "", raw)))
+            words.append(normalize_word(_NOT_LETTER.sub("", raw)))
             spans.append((b, e))
             continue
-        letter = re.fullmatch(r"([^\W\d_])(" + _TRAILING + ")", raw)
+        letter = _ONE_LETTER.fullmatch(raw)
         if letter:
             run.append((letter.group(1), b, e))
             if letter.group(2):  # the punctuation ends the spaced-out word

@@ -6,12 +6,13 @@ runs from when the request reached us: the load balancer's X-Request-Start (t=<e
 sends one, so time queued in front of a busy worker counts, else from the start of the request here.
 
 The full model scores in this process's one scoring thread. If it has not answered when only MARGIN_MS of the
-budget is left (it was busy, or the comment is slow), or cannot (the comments queued ahead of it take longer than
-the budget left), the answer comes from the bundle's fast path (models.fastpath: n-gram abuse and spam heads, no
-encoder) with `degraded: true`; the fast path holds whatever it is unsure of. When the comment is stored, the full
-model's answer replaces it when it comes; if the outcome changed, the comment moves in or out of the review queue
-(its status) and the CMS's webhook is told. A comment that is not stored (Coral's default) is not re-scored: its
-answer is final, so under overload the full model's time goes to requests still within their budget.
+budget is left (it was busy, or the comment is slow), or cannot (at its measured pace, this comment and those
+queued ahead of it take longer than the budget left: then it is not started), the answer comes from the bundle's
+fast path (models.fastpath: n-gram abuse and spam heads, no encoder) with `degraded: true`; the fast path holds
+whatever it is unsure of. When the comment is stored, the full model's answer replaces it when it comes; if the
+outcome changed, the comment moves in or out of the review queue (its status) and the CMS's webhook is told. A
+comment that is not stored (Coral's default) is not re-scored: its answer is final, so under overload the full
+model's time goes to requests still within their budget.
 """
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ START_HEADER = "X-Request-Start"
 MAX_BUDGET_MS = 60_000
 MARGIN_MS = 10          # kept for the fast path, storing and answering once the full model is given up on
 MAX_BACKLOG = 256       # comments waiting for the full model in one process; past it a degraded answer stays
+IDLE_SLACK = 1.5        # an idle full model is tried while its average pace is within this multiple of the budget
+PROBE_S = 0.5           # an idle full model too slow for the budgets is still tried at most this often
 FAST_SUFFIX = "+fast"   # model_version of an answer from the fast path
 
 
@@ -102,21 +105,34 @@ class FastScore:
 
 class _Runner:
     """This process's full-model scoring thread (one: the encoder already uses the worker's cores). It keeps a
-    moving average of its seconds per comment, so a request whose budget cannot cover the comments queued ahead
-    of it answers from the fast path at once instead of spending the budget waiting."""
+    moving average of its seconds per comment, so a request whose budget cannot cover its own comments and those
+    queued ahead of it answers from the fast path at once instead of spending the budget waiting (and the CPU on
+    an answer nobody waits for). Idle but too slow for the budgets (an overloaded machine), it is still tried (and
+    waited for, within the budget) once per PROBE_S, so the pace is measured again and recovers when the load eases."""
 
     def __init__(self):
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="full-model")
         self.backlog = 0
         self.per_comment: float | None = None
+        self.probed = float("-inf")
         self.lock = threading.Lock()
+
+    def probe_due(self) -> bool:
+        """True (once per PROBE_S) when the idle full model may be tried although its pace says it is too slow."""
+        with self.lock:
+            now = time.monotonic()
+            if self.backlog or now - self.probed < PROBE_S:
+                return False
+            self.probed = now
+            return True
 
     def predict(self, n: int) -> float:
         """Seconds until n more comments would be scored (0 while nothing has been measured)."""
         with self.lock:
             return (self.backlog + n) * (self.per_comment or 0.0)
 
-    def submit(self, fn, n: int):
+    def submit(self, fn, n: int, weight: float = 0.2):
+        """fn's future, its n comments counted in the backlog until done; its pace weighs `weight` in the average."""
         with self.lock:
             if self.backlog + n > MAX_BACKLOG:
                 return None
@@ -129,7 +145,8 @@ class _Runner:
             finally:
                 took = (time.perf_counter() - started) / max(n, 1)
                 with self.lock:
-                    self.per_comment = took if self.per_comment is None else 0.8 * self.per_comment + 0.2 * took
+                    old = self.per_comment
+                    self.per_comment = took if old is None else (1 - weight) * old + weight * took
 
         future = self.pool.submit(timed)
         future.add_done_callback(lambda _: self._done(n))
@@ -158,9 +175,12 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
     run = runner()
     wait = deadline - time.monotonic() - MARGIN_MS / 1000.0
     future = None
-    # idle: always try (also how the pace is measured again after a busy spell); busy: only if it can make it
-    if wait > 0 and (run.backlog == 0 or run.predict(len(pairs)) <= wait):
-        future = run.submit(lambda: score_all(bundle, pairs), len(pairs))
+    # it can make it (or nothing has been measured yet); an idle runner's pace is an average: half its runs are faster
+    fits = wait > 0 and run.predict(len(pairs)) <= wait * (IDLE_SLACK if run.backlog == 0 else 1.0)
+    probe = wait > 0 and not fits and run.probe_due()
+    if fits or probe:
+        # a probe's pace, measured on an idle runner while its request waits, is the pace now (it recovers at once)
+        future = run.submit(lambda: score_all(bundle, pairs), len(pairs), 1.0 if probe else 0.2)
         if future is not None:
             try:
                 return future.result(timeout=max(0.0, deadline - time.monotonic() - MARGIN_MS / 1000.0)), None

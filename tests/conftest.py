@@ -23,6 +23,14 @@ def bundle(request):
     return KeywordBundle()
 
 
+@pytest.fixture(autouse=True)
+def fresh_deadline_runner():
+    """Each test starts with no measured full-model pace (the scoring thread and its pace are per process)."""
+    yield
+    from service import deadline
+    deadline._runner = None
+
+
 @pytest.fixture
 def app_config(tmp_path, bundle):
     return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test-secret",
@@ -88,3 +96,22 @@ def postgres_url():
 @pytest.fixture(scope="module")
 def postgres_url_module():
     yield from _postgres_schema()
+
+
+# -- Redis: database 15 of the local server ----------------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The local Redis server's URL; skip, saying why, without the package or the server."""
+    try:
+        import redis
+    except ImportError:
+        pytest.skip("the redis package is not installed (pip install -e '.[redis]')")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at 127.0.0.1:6379 does not answer: {exc}")
+    return REDIS_URL

@@ -5,21 +5,6 @@ import pytest
 
 from service import create_app
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def redis_url():
-    try:
-        import redis
-    except ImportError:
-        pytest.skip("the redis package is not installed (pip install -e '.[redis]')")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 does not answer: {exc}")
-    return REDIS_URL
-
 
 def test_redis_counters_are_shared_between_workers(app_config, redis_url, api_key):
     worker_a = create_app({**app_config, "REDIS_URL": redis_url, "RATE_LIMIT": 4, "RATE_LIMIT_WINDOW": 3600})

@@ -203,7 +203,7 @@ def test_a_busy_full_model_is_not_waited_for():
         assert scores[0].degraded and later is None  # not stored: nothing to re-score for
         gate.set()
         ahead.result()
-        run.per_comment = 5.0  # a slow pace measured earlier does not stop an idle full model from being tried
+        run.per_comment = 0.1  # idle and fast enough: the full model answers
         scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)],
                                           lambda b, p: ["full"])
         assert scores == ["full"] and later is None
@@ -211,3 +211,39 @@ def test_a_busy_full_model_is_not_waited_for():
         deadline._runner = original
         gate.set()
         ahead.result()
+
+
+def test_an_idle_full_model_too_slow_for_the_budget_is_not_started_but_probed_now_and_then(monkeypatch):
+    """Idle, but its measured pace is over the budget (an overloaded machine): the fast path answers at once. Once
+    per PROBE_S one request still tries the full model within its budget; the pace it measures is the pace now."""
+    from service import deadline
+
+    monkeypatch.setattr(deadline, "PROBE_S", 5.0)
+    run = deadline._Runner()
+    run.per_comment = 5.0  # seconds, measured while the machine was overloaded
+    run.probed = time.monotonic()  # and just probed
+    calls = []
+
+    def full(bundle, pairs):
+        calls.append(len(pairs))
+        return ["full"] * len(pairs)
+
+    original, deadline._runner = deadline._runner, run
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            scores, later = deadline.score_by(started + 0.5, SlowBundle(), [("fine", None)], full, background=False)
+            assert scores[0].degraded and later is None and time.monotonic() - started < 0.3
+        assert calls == []  # not started: no CPU spent on answers nobody waits for
+        monkeypatch.setattr(deadline, "PROBE_S", 0.0)  # a probe is due
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full,
+                                          background=False)
+        assert scores == ["full"] and calls == [1] and run.per_comment < 0.1  # the pace now
+        monkeypatch.setattr(deadline, "PROBE_S", 5.0)
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full)
+        assert scores == ["full"] and later is None  # back to the full model
+        run.per_comment = 0.6  # a little over the budget on average: an idle runner still tries
+        scores, later = deadline.score_by(time.monotonic() + 0.5, SlowBundle(), [("fine", None)], full)
+        assert scores == ["full"] and calls == [1, 1, 1]
+    finally:
+        deadline._runner = original

@@ -87,3 +87,15 @@ def test_prepare_onnx_exports_in_a_child_process_once(tmp_path, monkeypatch):
     assert E.prepare_onnx() is True
     monkeypatch.setenv("MODERATION_ENCODER", "torch")
     assert E.prepare_onnx() is False
+
+
+@pytest.mark.parametrize("setting, arena", [(None, True), ("false", False), ("off", False), ("true", True)])
+def test_onnx_runtime_arena_follows_the_setting_and_gives_the_same_embeddings(monkeypatch, setting, arena):
+    if setting is None:
+        monkeypatch.delenv("MODERATION_ENCODER_ARENA", raising=False)
+    else:
+        monkeypatch.setenv("MODERATION_ENCODER_ARENA", setting)
+    enc = E.Encoder(backend="onnx")
+    assert enc._session.get_session_options().enable_cpu_mem_arena is arena
+    monkeypatch.delenv("MODERATION_ENCODER_ARENA", raising=False)
+    np.testing.assert_allclose(enc.encode(TEXTS), E.Encoder(backend="onnx").encode(TEXTS), atol=1e-6)

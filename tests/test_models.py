@@ -140,6 +140,51 @@ def test_normalise_keeps_offsets_into_the_original_text():
     assert text[b:e] == "s-h-i-t\u200b"
 
 
+def _unmask_by_regex(word):
+    """The masked-swear reading as first written (a pattern compiled per word): the oracle for the faster one."""
+    import re
+
+    from models.normalize import MASK_CHARS, SWEARS, _ALPHA, _dictionary_word
+    if not any(c in MASK_CHARS for c in word) or not _ALPHA.search(word):
+        return word
+    pattern = re.compile("^" + "".join("." if c in MASK_CHARS else re.escape(c) for c in word) + "$")
+    for s in SWEARS:
+        if len(s) == len(word) and pattern.match(s):
+            return s
+    loose = re.compile("^" + re.sub(r"(?:\\.|\.)+", lambda m: "[a-z]{1,%d}" % max(1, len(m.group(0))),
+                                    "".join("." if c in MASK_CHARS else re.escape(c) for c in word)) + "$")
+    for s in SWEARS:
+        if loose.match(s):
+            return s
+    return _dictionary_word(word)
+
+
+def test_masked_words_read_as_the_per_word_regex_reads_them():
+    import random
+
+    from models.normalize import MASK_CHARS, SWEARS, _unmask
+    rng = random.Random(0)
+    words = ["well-known", "e-mail", "u.s", "a.m", "c#", "@name", "f&*k", "s(h)!t", "sh~t", "h@te", "p#thetic",
+             "r*d*c**ous", "$5", "...", "f**king", "m0r*n", "b!tch", "i-d-i-o-t", "kil**", "as##", "as##s"]
+    for _ in range(2000):  # swears and ordinary words with letters masked, dropped or doubled, and odd characters
+        w = list(rng.choice(SWEARS + ("council", "bridge", "timetable", "idiotic", "hello")))
+        for i in rng.sample(range(len(w)), rng.randint(1, min(3, len(w)))):
+            w[i] = rng.choice(MASK_CHARS + MASK_CHARS + "&~()+|^'\\" + "".join(rng.choice("aeiou") * 2))
+        words.append("".join(w))
+    for w in words:
+        assert _unmask(w) == _unmask_by_regex(w), w
+
+
+def test_remembered_words_read_as_fresh_ones_and_long_tokens_are_not_remembered():
+    from models.normalize import WORD_CACHE_LEN, _normalize_word, _normalize_word_cached, normalize_word
+    words = ["Idiot!!", "f**k", "k1ll", "stuuuupid", "(moron)", "well-known", "ＩＤＩＯＴ"]
+    assert [normalize_word(w) for w in words * 2] == [_normalize_word(w) for w in words * 2]
+    long = "f**k" * (WORD_CACHE_LEN // 4 + 1)
+    before = _normalize_word_cached.cache_info().currsize
+    assert normalize_word(long) == _normalize_word(long)
+    assert _normalize_word_cached.cache_info().currsize == before
+
+
 def test_normal_text_is_left_alone():
     assert normalize("The 2013 budget: $50 at 5:30, e-mail me.") == "the 2013 budget $50 at 5:30 e-mail me"
 
