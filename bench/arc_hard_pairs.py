@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import models  # noqa: E402
 from models.normalize import normalize  # noqa: E402
+from models.offtopic import pairs  # noqa: E402
 from training import data  # noqa: E402
 from training.evaluate import tfidf_offtopic_scores  # noqa: E402
 from training.train import DEFAULT_ROOT, _articles  # noqa: E402
@@ -45,7 +46,7 @@ def main(argv=None):
     closeness = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     third = np.digitize(closeness, np.quantile(closeness, [1 / 3, 2 / 3]))
     rows = pd.concat([on.assign(third=-1), hard.assign(third=third)], ignore_index=True)
-    p = bundle.off_topic.predict_proba(rows.comment.tolist(), _articles(rows))[:, 1]
+    p = bundle.off_topic.predict_proba(pairs(rows.comment, _articles(rows)))[:, 1]
     base = tfidf_offtopic_scores(rows.comment.tolist(), rows.article_title.tolist(), rows.article_body.tolist())
     rows = rows.assign(p=p, base=base)
     print(f"bundle {bundle.metadata.get('version')}: {len(on)} on-topic ARC test pairs against {len(hard)} hard negatives")

@@ -174,7 +174,7 @@ def model_only_ms(n=40):
     import models
     set_threads(1)
     bundle = models.load_bundle()
-    article = models.Article(title=ARTICLE["title"], body=ARTICLE["body"])
+    article = models.ArticleText(title=ARTICLE["title"], body=ARTICLE["body"])
     bundle.score_many([(t, article) for t in TEXTS])
     times = []
     for i in range(n):

@@ -17,7 +17,7 @@ from .calibration import PerspectiveScale
 from .cues import language
 from .language_heads import LanguageHead, load_language_heads
 from .normalize import normalize
-from .offtopic import Article, article_embeddings
+from .offtopic import ArticleText, article_embeddings
 
 FORMAT_VERSION = 1
 # MODERATION_BUNDLES_DIR: another registry folder (bundles + current.txt), e.g. a deployment's or a bench's own
@@ -103,7 +103,7 @@ class Bundle:
 
     def _score_many(self, items) -> list[Score]:
         texts = [_check_text(t) for t, _ in items]
-        articles = [Article.coerce(a) for _, a in items]
+        articles = [ArticleText.coerce(a) for _, a in items]
         if not texts:
             return []
         norm = [normalize(t) for t in texts]
@@ -122,7 +122,7 @@ class Bundle:
                 chunks[i] = c
                 vecs[i] = c.mean
         abuse = self.abuse.scores(texts, chunks if self.abuse.use_embeddings else None, norm)
-        off = self.off_topic.predict_proba(texts, articles, vecs if self.off_topic.use_embeddings else None)[:, 1]
+        off = self.off_topic.predict_proba(list(zip(texts, articles)), vecs if self.off_topic.use_embeddings else None)[:, 1]
         spam = self.spam.predict_proba(texts)[:, 1] if self.spam is not None else np.zeros(len(texts))
         langs = [language(t) for t in texts]
         own = self._language_scores(texts, langs)
@@ -163,8 +163,8 @@ class Bundle:
 
     def article_embeddings(self, article) -> bytes | None:
         """What to store with an article so scoring its comments never runs the encoder on it again
-        (None when this bundle's off-topic head uses no embeddings). Pass it back as Article(embeddings=...)."""
-        article = Article.coerce(article)
+        (None when this bundle's off-topic head uses no embeddings). Pass it back as ArticleText(embeddings=...)."""
+        article = ArticleText.coerce(article)
         if article is None or not article.known or not self.off_topic.use_embeddings:
             return None
         return article_embeddings(article, self.off_topic._encoder())

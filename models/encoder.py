@@ -140,6 +140,8 @@ def _thread_count() -> int:
 
 
 class Encoder:
+    dim = DIM  # the size of one embedding
+
     def __init__(self, model_path: str | None = None, max_tokens: int = 128, batch_size: int = 32, store=None,
                  backend: str | None = None, precision: str | None = None):
         """backend: "onnx", "torch" or "auto" (ONNX Runtime if it can be set up, else torch); default from

@@ -17,7 +17,7 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -34,23 +34,47 @@ from .cues import STOP, cue_vector, words, NAMES as CUE_NAMES
 
 _ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z]+|[A-Z]{2,}|\d{2,})\b")
 
-PAIR_NAMES = ["has_title", "has_body", "cos_title", "cos_body_max", "cos_body_mean", "cos_body_top3",
-              "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
-              "log_entities", "log_body_windows"]
+_NAN = float("nan")
+
+
+@dataclass
+class PairFeatures:
+    """What a comment shares with its article: the trees' first columns, in this order (NaN: unknown)."""
+    has_title: float = _NAN
+    has_body: float = _NAN
+    cos_title: float = _NAN         # comment embedding . title embedding
+    cos_body_max: float = _NAN      # ... . each body window: max, mean, top-3 mean
+    cos_body_mean: float = _NAN
+    cos_body_top3: float = _NAN
+    cos_article: float = _NAN       # ... . mean of all the article's windows
+    tfidf_cos: float = _NAN
+    word_overlap: float = _NAN      # share of the comment's content words found in the article
+    log_word_hits: float = _NAN
+    entity_overlap: float = _NAN    # share of the comment's names / numbers found in the article
+    log_entities: float = _NAN
+    log_body_windows: float = _NAN
+
+    def values(self) -> list[float]:
+        return [getattr(self, n) for n in PAIR_NAMES]
+
+
+PAIR_NAMES = [f.name for f in fields(PairFeatures)]  # order = column order in pickled bundles' trees: append only
 
 
 # The pair head's inputs (see OffTopicClassifier.fit_pair_head): pair similarities first, then what the comment
 # alone says (its length, and the two parts learnt from forum data: the comment-only score and the trees' logit).
 PAIR_HEAD_NAMES = ["cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
                    "has_entities", "log_words", "cos_x_log_words", "comment_score", "tree_logit"]
+_HEAD = {n: i for i, n in enumerate(PAIR_HEAD_NAMES)}
 PAIR_ONLY = ("cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap", "has_entities")
 
 EMBEDDINGS_FORMAT = "all-MiniLM-L6-v2/128-token windows/v1"  # change it when the encoder or windows change
 
 
 @dataclass(frozen=True)
-class Article:
-    """embeddings: what `article_embeddings` returned for this article earlier (e.g. stored when the CMS
+class ArticleText:
+    """The article a comment is scored under, as the model reads it (the service stores its own rows apart).
+    embeddings: what `article_embeddings` returned for this article earlier (e.g. stored when the CMS
     registered it), so the encoder is not run again; ignored if it was made for other text or another encoder."""
     title: str | None = None
     body: str | None = None
@@ -58,8 +82,8 @@ class Article:
     embeddings: bytes | None = field(default=None, compare=False, hash=False, repr=False)
 
     @classmethod
-    def coerce(cls, article) -> "Article | None":
-        if article is None or isinstance(article, Article):
+    def coerce(cls, article) -> "ArticleText | None":
+        if article is None or isinstance(article, ArticleText):
             return article
         if isinstance(article, dict):
             unknown = set(article) - {"title", "body", "id"}
@@ -67,7 +91,7 @@ class Article:
                 raise ValueError(f"unknown article fields: {sorted(unknown)}")
             return cls(title=article.get("title"), body=article.get("body"),
                        id=None if article.get("id") is None else str(article.get("id")))
-        raise TypeError(f"article must be models.Article, dict or None, not {type(article).__name__}")
+        raise TypeError(f"article must be models.ArticleText, dict or None, not {type(article).__name__}")
 
     @property
     def known(self) -> bool:
@@ -82,12 +106,12 @@ class Article:
         return f"{self.id or ''}:{self.content_hash}"
 
 
-def _encode_article(art: Article, encoder) -> dict[str, Chunks]:
+def _encode_article(art: ArticleText, encoder) -> dict[str, Chunks]:
     parts = [(k, t) for k, t in (("title", (art.title or "").strip()), ("body", (art.body or "").strip())) if t]
     return dict(zip([k for k, _ in parts], encoder.encode_chunks([t for _, t in parts], branches=False)))
 
 
-def article_embeddings(article: Article, encoder) -> bytes:
+def article_embeddings(article: ArticleText, encoder) -> bytes:
     """The article's title and body window embeddings as bytes, tagged with its content hash and the encoder."""
     arrays = {"format": np.array(EMBEDDINGS_FORMAT), "content": np.array(article.content_hash)}
     for part, chunks in _encode_article(article, encoder).items():
@@ -98,7 +122,7 @@ def article_embeddings(article: Article, encoder) -> bytes:
     return buf.getvalue()
 
 
-def _stored_embeddings(article: Article) -> dict[str, Chunks] | None:
+def _stored_embeddings(article: ArticleText) -> dict[str, Chunks] | None:
     """The article's stored embeddings, if they were made for this text by this encoder."""
     try:
         with np.load(io.BytesIO(article.embeddings), allow_pickle=False) as z:
@@ -121,6 +145,23 @@ def _content_words(text: str) -> set[str]:
 
 def _entities(text: str) -> set[str]:
     return {m.lower() for m in _ENTITY.findall(text)}
+
+
+def pairs(comments, articles=None) -> list[tuple]:
+    """X for OffTopicClassifier: (comment, article) pairs; `articles` None: no article for any comment."""
+    comments = list(comments)
+    return list(zip(comments, [None] * len(comments) if articles is None else articles, strict=True))
+
+
+def _unzip(X) -> tuple[list[str], list["ArticleText | None"]]:
+    """(comments, articles) from X, a sequence of (comment, article) pairs; article: ArticleText, dict or None."""
+    comments, articles = [], []
+    for row in X:
+        if isinstance(row, str) or len(row) != 2:
+            raise ValueError("X must be a sequence of (comment, article) pairs; use offtopic.pairs(comments, articles)")
+        comments.append(row[0])
+        articles.append(ArticleText.coerce(row[1]))
+    return comments, articles
 
 
 class _ArticleFeatures:
@@ -152,7 +193,7 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
             self._lru_lock = threading.Lock()
         return self._lru
 
-    def _article(self, art: Article) -> _ArticleFeatures:
+    def _article(self, art: ArticleText) -> _ArticleFeatures:
         lru = self._cache()
         key = art.key
         with self._lru_lock:
@@ -184,46 +225,50 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
         return f
 
     # -- features ------------------------------------------------------------------------------
-    def features(self, comments, articles, comment_vecs: np.ndarray | None = None) -> np.ndarray:
-        comments = list(comments)
-        arts = [Article.coerce(a) for a in articles]
+    def features(self, X, comment_vecs: np.ndarray | None = None) -> np.ndarray:
+        """One row of `feature_names` per (comment, article) pair of X. comment_vecs: the comments' embeddings,
+        if already computed."""
+        comments, arts = _unzip(X)
         head = getattr(self, "comment_lr_", None)  # None in bundles made before the comment head
         if self.use_embeddings and comment_vecs is None:
             # only comments with an article need their embedding, unless the comment head scores them all
             need = list(range(len(comments))) if head is not None else \
                 [i for i, a in enumerate(arts) if a is not None and a.known]
-            comment_vecs = np.zeros((len(comments), 384), np.float32)
             if need:
-                comment_vecs[need] = self._encoder().encode([normalize(comments[i]) for i in need])
+                encoder = self._encoder()
+                comment_vecs = np.zeros((len(comments), encoder.dim), np.float32)
+                comment_vecs[need] = encoder.encode([normalize(comments[i]) for i in need])
         rows = []
-        nan = float("nan")
+        nan = _NAN
         ctf = tfidf(self.tfidf_, comments)
         for i, (c, a) in enumerate(zip(comments, arts)):
             cues = cue_vector(c)
-            pair = [nan] * len(PAIR_NAMES)
+            pair = PairFeatures()
             if a is not None and a.known:
                 f = self._article(a)
                 cw = _content_words(c)
                 ents = _entities(c)
-                pair[0] = float(f.title_vec is not None or bool((a.title or "").strip()))
-                pair[1] = float(bool((a.body or "").strip()))
+                pair.has_title = float(f.title_vec is not None or bool((a.title or "").strip()))
+                pair.has_body = float(bool((a.body or "").strip()))
                 if self.use_embeddings:
                     v = comment_vecs[i]
                     if f.title_vec is not None:
-                        pair[2] = float(f.title_vec @ v)
+                        pair.cos_title = float(f.title_vec @ v)
                     if f.body_vecs is not None:
                         sims = f.body_vecs @ v
                         top = np.sort(sims)[::-1]
-                        pair[3], pair[4], pair[5] = float(top[0]), float(sims.mean()), float(top[:3].mean())
-                        pair[12] = math.log1p(len(sims))
-                    pair[6] = float(f.mean_vec @ v)
-                pair[7] = float((ctf[i] @ f.tfidf.T).toarray()[0, 0])
+                        pair.cos_body_max, pair.cos_body_mean = float(top[0]), float(sims.mean())
+                        pair.cos_body_top3 = float(top[:3].mean())
+                        pair.log_body_windows = math.log1p(len(sims))
+                    pair.cos_article = float(f.mean_vec @ v)
+                pair.tfidf_cos = float((ctf[i] @ f.tfidf.T).toarray()[0, 0])
                 hits = len(cw & f.words)
-                pair[8] = hits / len(cw) if cw else nan
-                pair[9] = math.log1p(hits)
-                pair[10] = len({e for e in ents if e in f.words or e.rstrip("s") in f.words}) / len(ents) if ents else nan
-                pair[11] = math.log1p(len(ents))
-            rows.append(np.concatenate([pair, cues]))
+                pair.word_overlap = hits / len(cw) if cw else nan
+                pair.log_word_hits = math.log1p(hits)
+                pair.entity_overlap = len({e for e in ents if e in f.words or e.rstrip("s") in f.words}) / len(ents) \
+                    if ents else nan
+                pair.log_entities = math.log1p(len(ents))
+            rows.append(np.concatenate([pair.values(), cues]))
         X = np.asarray(rows, dtype=np.float64)
         if head is not None:
             X = np.hstack([X, self._comment_scores(comments, comment_vecs)[:, None]])
@@ -273,14 +318,14 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
                                               max_leaf_nodes=31, l2_regularization=1.0, random_state=0,
                                               min_samples_leaf=self.min_samples_leaf)
 
-    def fit(self, comments, articles, y, calibration=None, sample_weight=None, comment_rows=None):
-        """calibration: (comments, articles, y) held out for Platt scaling; else 3-fold out-of-fold.
+    def fit(self, X, y, calibration=None, sample_weight=None, comment_rows=None):
+        """X: (comment, article) pairs (article: ArticleText, dict or None; see `pairs`).
+        calibration: (X, y) held out for Platt scaling; else 3-fold out-of-fold.
         sample_weight: per-row weight (e.g. more for human labels than for synthetic pairs).
         comment_rows: the rows whose label the comment alone decides (human labels, rows without an article;
         not pairs made by swapping articles): the comment head learns from these, if there are at least 50 with
         10 of each class. Default: rows without an article."""
-        comments = list(comments)
-        articles = [Article.coerce(a) for a in articles]
+        comments, articles = _unzip(X)
         y = np.asarray(y, dtype=int)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.classes_ = np.array([0, 1])
@@ -294,14 +339,15 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
         docs = comments + list({a.key: f"{a.title or ''}\n{a.body or ''}" for a in articles if a is not None}.values())
         self.tfidf_ = TfidfVectorizer(sublinear_tf=True, min_df=2, max_df=0.5, stop_words="english",
                                       max_features=200_000).fit(docs)
-        X = self.features(comments, articles)
+        X = self.features(list(zip(comments, articles)))
         self._comment_oof = None
         self.dead_ = self._dead(X)
         X = self._prep(X)
         self.model_ = self._new_model().fit(X, y, sample_weight=w)
         if calibration is not None:
-            cx = self._prep(self.features(list(calibration[0]), list(calibration[1])))
-            self.platt_ = Platt().fit(logit(self.model_.predict_proba(cx)[:, 1]), calibration[2])
+            cal_X, cal_y = calibration
+            cx = self._prep(self.features(cal_X))
+            self.platt_ = Platt().fit(logit(self.model_.predict_proba(cx)[:, 1]), cal_y)
         else:
             oof = np.zeros(len(y))
             for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(X, y):
@@ -312,12 +358,13 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
             self.platt_ = Platt().fit(logit(oof), y)
         return self
 
-    def predict_proba(self, comments, articles=None, comment_vecs=None):
-        comments = list(comments)
-        if articles is None:
-            articles = [None] * len(comments)
-        p = self.proba_from_features(self.features(comments, articles, comment_vecs))
+    def predict_proba(self, X, comment_vecs=None):
+        """X: (comment, article) pairs. comment_vecs: the comments' embeddings, if already computed."""
+        p = self.proba_from_features(self.features(X, comment_vecs))
         return np.column_stack([1 - p, p])
+
+    def predict(self, X, comment_vecs=None):
+        return self.classes_[(self.predict_proba(X, comment_vecs)[:, 1] >= 0.5).astype(int)]
 
     def proba_from_features(self, raw: np.ndarray) -> np.ndarray:
         """The off-topic probability from `features()` rows (heads that share their features can share them)."""
@@ -341,7 +388,8 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
             k = len(PAIR_ONLY)
             unknown = np.isnan(Z[:, :k])
             Z[:, :k] = np.where(unknown, np.asarray(fill)[None, :k], Z[:, :k])
-            Z[:, 8] = np.where(np.isnan(Z[:, 8]), Z[:, 0] * Z[:, 7], Z[:, 8])
+            cx, cos, lw = _HEAD["cos_x_log_words"], _HEAD["cos_max"], _HEAD["log_words"]
+            Z[:, cx] = np.where(np.isnan(Z[:, cx]), Z[:, cos] * Z[:, lw], Z[:, cx])
             Z = np.nan_to_num(Z)  # a column nothing filled (no embeddings in this head): no information
         return Z
 
@@ -350,18 +398,18 @@ class OffTopicClassifier(ClassifierMixin, BaseEstimator):
         z = ((Z - head["mean"]) / head["scale"]) @ head["coef"] + head["intercept"]
         return 1.0 / (1.0 + np.exp(-z))
 
-    def fit_pair_head(self, comments, articles, y, *, sample_weight=None, columns=PAIR_HEAD_NAMES, C: float = 1.0,
+    def fit_pair_head(self, X, y, *, sample_weight=None, columns=PAIR_HEAD_NAMES, C: float = 1.0,
                       comment_vecs=None, raw=None):
         """Replace the calibrated trees' output by a logistic regression over PAIR_HEAD_NAMES (`columns`: the
         subset to use), fitted on (comment, article) pairs: news comments under their own article (0) and under
         another article of the same site (1), plus any human-labelled rows. The trees stay, as one input.
-        raw: `features()` of these rows, if already computed."""
+        X: (comment, article) pairs; None if `raw`, the `features()` of these rows, is given."""
         y = np.asarray(y, dtype=int)
         if raw is None:
-            raw = self.features(list(comments), [Article.coerce(a) for a in articles], comment_vecs)
+            raw = self.features(X, comment_vecs)
         tree = logit(self.model_.predict_proba(self._prep(raw))[:, 1])
         Z = self._pair_head_inputs(raw, tree)
-        own = (y == 0) & ~np.isnan(Z[:, 0])
+        own = (y == 0) & ~np.isnan(Z[:, _HEAD["cos_max"]])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: filled with 0 below
             fill = np.nan_to_num(np.nanmedian(Z[own] if own.any() else Z, axis=0))

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from .calibration import Platt
-from .cues import cue_vector
+from .cues import NAMES as CUE_NAMES, cue_vector
 from .sparse import tfidf
 
 
@@ -18,7 +18,7 @@ class SpamClassifier(ClassifierMixin, BaseEstimator):
         self.C = C
 
     def _matrix(self, texts):
-        cues = np.vstack([cue_vector(t) for t in texts]) if texts else np.zeros((0, 13))
+        cues = np.vstack([cue_vector(t) for t in texts]) if texts else np.zeros((0, len(CUE_NAMES)))
         cues = (cues - self.cue_mean_) / self.cue_std_
         return sp.hstack([tfidf(self.word_, texts), tfidf(self.char_, texts),
                           sp.csr_matrix(cues * 0.3)], format="csr")

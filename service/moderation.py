@@ -124,7 +124,7 @@ def _warm_up(bundle):
     first reader's comment. Both paths (with and without an article) are exercised."""
     started = time.perf_counter()
     bundle.score_many([("Warming up the model before the first comment.", None),
-                       ("Warming up the model.", models.Article(title="Warm-up", body="Warm-up article."))])
+                       ("Warming up the model.", models.ArticleText(title="Warm-up", body="Warm-up article."))])
     log.info("model bundle %s loaded and warmed up in %.1f s", bundle.version, time.perf_counter() - started)
 
 
@@ -250,7 +250,7 @@ def _model_article(article: dict):
     if not (article.get("title") or article.get("body")):
         return None
     # no id: the bundle then caches embeddings by content, so an updated article is never scored stale
-    return models.Article(title=article.get("title"), body=article.get("body"), embeddings=article.get("_embeddings"))
+    return models.ArticleText(title=article.get("title"), body=article.get("body"), embeddings=article.get("_embeddings"))
 
 
 def article_embeddings(title, body) -> bytes | None:
@@ -259,7 +259,7 @@ def article_embeddings(title, body) -> bytes | None:
     if not (title or body):
         return None
     try:
-        return get_bundle().article_embeddings(models.Article(title=title, body=body))
+        return get_bundle().article_embeddings(models.ArticleText(title=title, body=body))
     except Exception:  # noqa: BLE001
         log.exception("article embeddings could not be computed; they will be computed on first use")
         return None

@@ -5,6 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import models
+from models.offtopic import pairs
 
 from tiny_data import make_tiny_data, write
 from training import crossval, data
@@ -32,9 +33,9 @@ def _threads(root, n=15):
 class _Overlap:
     """Off-topic when the comment shares no word with its question."""
 
-    def predict_proba(self, comments, articles):
+    def predict_proba(self, X):
         p = np.array([0.1 if set(c.lower().split()) & set(f"{a.title} {a.body}".lower().replace("?", "").split())
-                      else 0.9 for c, a in zip(comments, articles)])
+                      else 0.9 for c, a in X])
         return np.column_stack([1 - p, p])
 
 
@@ -59,8 +60,8 @@ def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tm
         assert held and not held & (train_groups | cal_groups)
         assert result["per_fold"][k]["threads"] == len(held)
     # the scorer is fixed, so pooled and per-fold numbers must be its own on the same rows
-    p = _Overlap().predict_proba(sem.comment.tolist(), [models.Article(t, b) for t, b in
-                                                        zip(sem.article_title, sem.article_body)])[:, 1]
+    p = _Overlap().predict_proba(pairs(sem.comment, [models.ArticleText(t, b) for t, b in
+                                                              zip(sem.article_title, sem.article_body)]))[:, 1]
     y = sem.label.to_numpy()
     assert result["pooled"]["roc_auc"] == pytest.approx(roc_auc_score(y, p))
     for k, f in enumerate(result["per_fold"]):
@@ -74,8 +75,8 @@ def test_each_semeval_row_is_scored_once_by_a_model_that_never_saw_its_thread(tm
         assert f["hard_negatives"] == len(hard) > 0 and not (hard.group.map(dict(zip(test.group, test.article_title)))
                                                              == hard.article_title).any()
         rows = pd.concat([test[test.label == 0], hard])
-        hp = _Overlap().predict_proba(rows.comment.tolist(), [models.Article(t, b) for t, b in
-                                                              zip(rows.article_title, rows.article_body)])[:, 1]
+        hp = _Overlap().predict_proba(pairs(rows.comment, [models.ArticleText(t, b) for t, b in
+                                                                    zip(rows.article_title, rows.article_body)]))[:, 1]
         assert f["hard_roc_auc"] == pytest.approx(roc_auc_score(rows.label, hp), abs=1e-4)
     assert result["mean_hard_roc_auc"] == pytest.approx(np.mean([f["hard_roc_auc"] for f in result["per_fold"]]))
     # and the evaluation report shows every fold, the mean and the pooled numbers

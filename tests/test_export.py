@@ -106,6 +106,7 @@ def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_pa
     if not app_config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("training is database-independent: the round trip runs once, on SQLite")
     import models
+    from models.offtopic import pairs
     # every template names someone (a capitalised word): the off-topic model's entity features need one
     rude = ["you stupid idiot Smith {i}", "shut up moron Jones {i}", "what an idiot you are Smith {i}",
             "moron, total idiot Jones {i}"]
@@ -130,7 +131,7 @@ def test_round_trip_export_load_train_score(app, app_config, monkeypatch, tmp_pa
     abuse = models.AbuseClassifier(use_embeddings=False).fit(df["text"], df["abusive"])
     articles = [{"title": t, "body": b} for t, b in zip(df["article_title"], df["article_body"])]
     # with its encoder (use_embeddings=False works too since all-NaN columns are ignored: test_retrain.py)
-    off_topic = models.OffTopicClassifier().fit(list(df["text"]), articles, df["off_topic"])
+    off_topic = models.OffTopicClassifier().fit(pairs(df["text"], articles), df["off_topic"])
     models.Bundle(abuse=abuse, off_topic=off_topic, metadata={"version": "from-export"}).save(tmp_path / "b")
     bundle = models.load_bundle(tmp_path / "b")
     article = {"title": "Council votes on the new bridge", "body": "The council voted 7-2 for the bridge."}

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import pytest
 
 import models
+from models.offtopic import pairs
 from models.normalize import normalize, normalize_with_spans
 
 NICE = [
@@ -77,7 +78,7 @@ def tiny(tmp_path_factory):
     comments = ABOUT_BUDGET * 2 + ABOUT_FOOTBALL * 2 + SPAM + NICE
     arts = [ARTICLE] * 8 + [OTHER] * 8 + [OTHER] * 4 + [ARTICLE] * 4 + [None] * (len(SPAM) + len(NICE))
     yo = [0] * 8 + [1] * 8 + [0] * 4 + [1] * 4 + [1] * len(SPAM) + [0] * len(NICE)
-    off = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(comments, arts, yo)
+    off = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(pairs(comments, arts), yo)
     spam = models.SpamClassifier().fit(NICE + SPAM * 2 + NASTY, [0] * 10 + [1] * 12 + [0] * 10)
     b = models.Bundle(abuse=abuse, off_topic=off, spam=spam,
                       thresholds={"abusive": 0.5, "off_topic": 0.5, "spam": 0.5}, metadata={"version": "tiny-1"})
@@ -251,7 +252,7 @@ def test_without_article_the_result_says_so(tiny):
 @pytest.mark.model
 def test_article_may_be_title_only_body_only_or_object(tiny):
     c = "Buses and housing in the budget."
-    for art in ({"title": ARTICLE["title"]}, {"body": ARTICLE["body"]}, models.Article(**ARTICLE, id="a1")):
+    for art in ({"title": ARTICLE["title"]}, {"body": ARTICLE["body"]}, models.ArticleText(**ARTICLE, id="a1")):
         assert tiny.score(c, art).article_known
     with pytest.raises(ValueError):
         tiny.score(c, {"headline": "x"})
@@ -263,7 +264,7 @@ def test_article_embeddings_are_cached(tiny):
     original = enc.encode_chunks
     enc.encode_chunks = lambda texts, **kw: calls.append(list(texts)) or original(texts, **kw)
     try:
-        art = models.Article(title="Cached article", body="A body about trains. " * 50, id="cache-test")
+        art = models.ArticleText(title="Cached article", body="A body about trains. " * 50, id="cache-test")
         tiny.score("first comment on trains", art)
         tiny.score("second comment on trains", art)
     finally:
@@ -382,8 +383,12 @@ def test_estimators_follow_the_sklearn_api(tiny):
     p = tiny.abuse.predict_proba(["you idiot", "nice article"])
     assert p.shape == (2, 2) and np.allclose(p.sum(1), 1)
     assert list(tiny.abuse.classes_) == [0, 1]
-    q = tiny.off_topic.predict_proba(["buses"], [ARTICLE])
+    q = tiny.off_topic.predict_proba([("buses", ARTICLE)])
     assert q.shape == (1, 2)
+    assert list(tiny.off_topic.predict([("buses", ARTICLE), ("buses", None)])) == list((
+        tiny.off_topic.predict_proba([("buses", ARTICLE), ("buses", None)])[:, 1] >= 0.5).astype(int))
+    with pytest.raises(ValueError, match=r"\(comment, article\) pairs"):
+        tiny.off_topic.predict_proba(["buses"])  # a bare comment is not a pair
 
 
 def test_language_is_reported(tiny):
@@ -411,7 +416,7 @@ def test_language_identifies_short_comments(text, code):
 def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(monkeypatch):
     import models
     b = models.load_bundle()
-    art = models.Article(title="Harbour bridge closes", body="The bridge closes for six weeks while cables are replaced.")
+    art = models.ArticleText(title="Harbour bridge closes", body="The bridge closes for six weeks while cables are replaced.")
     blob = b.article_embeddings(art)
     enc = b.off_topic._encoder()
     seen, real = [], enc.encode_chunks
@@ -421,14 +426,14 @@ def test_stored_article_embeddings_replace_encoding_and_stale_ones_are_ignored(m
     fresh = b.score(comment, art)
     b.off_topic._lru = None
     seen.clear()
-    stored = b.score(comment, models.Article(title=art.title, body=art.body, embeddings=blob))
+    stored = b.score(comment, models.ArticleText(title=art.title, body=art.body, embeddings=blob))
     assert art.body not in seen and stored.off_topic == pytest.approx(fresh.off_topic, abs=1e-6)
     b.off_topic._lru = None
     seen.clear()
-    other = models.Article(title=art.title, body=art.body + " Updated.", embeddings=blob)  # stored before an edit
+    other = models.ArticleText(title=art.title, body=art.body + " Updated.", embeddings=blob)  # stored before an edit
     b.score(comment, other)
     assert other.body in seen, "embeddings made for other text are not used"
-    garbage = models.Article(title="t", body="b", embeddings=b"not numpy")
+    garbage = models.ArticleText(title="t", body="b", embeddings=b"not numpy")
     b.off_topic._lru = None
     assert 0 <= b.score(comment, garbage).off_topic <= 1
 
@@ -444,9 +449,9 @@ def test_off_topic_sample_weight_decides_between_conflicting_labels():
     on_heavy = [3.0 if label == 0 else 1.0 for label in y]
     off_heavy = [1.0 if label == 0 else 3.0 for label in y]
     kw = dict(use_embeddings=False, max_iter=30, min_samples_leaf=2)
-    a = models.OffTopicClassifier(**kw).fit(comments, arts, y, sample_weight=on_heavy)
-    b = models.OffTopicClassifier(**kw).fit(comments, arts, y, sample_weight=off_heavy)
-    X = a._prep(a.features(ABOUT_BUDGET, [ARTICLE] * len(ABOUT_BUDGET)))
+    a = models.OffTopicClassifier(**kw).fit(pairs(comments, arts), y, sample_weight=on_heavy)
+    b = models.OffTopicClassifier(**kw).fit(pairs(comments, arts), y, sample_weight=off_heavy)
+    X = a._prep(a.features(pairs(ABOUT_BUDGET, [ARTICLE] * len(ABOUT_BUDGET))))
     pa, pb = a.model_.predict_proba(X)[:, 1], b.model_.predict_proba(X)[:, 1]
     assert (pb > pa + 0.3).all()
 
@@ -468,16 +473,16 @@ def test_off_topic_comment_head_learns_from_the_comment_rows_only():
     arts = [ARTICLE] * (len(CHATTER) + len(ON_SUBJECT) + len(ABOUT_BUDGET)) + [OTHER] * len(ABOUT_BUDGET)
     y = [1] * len(CHATTER) + [0] * len(ON_SUBJECT) + [0] * len(ABOUT_BUDGET) + [1] * len(ABOUT_BUDGET)
     rows = [True] * (len(CHATTER) + len(ON_SUBJECT)) + [False] * (2 * len(ABOUT_BUDGET))
-    off = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(comments, arts, y, comment_rows=rows)
+    off = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(pairs(comments, arts), y, comment_rows=rows)
     assert off.feature_names[-1] == "comment_score"
-    assert off.comment_lr_.coef_.shape == (1, 384)
+    assert off.comment_lr_.coef_.shape == (1, off._encoder().dim)
     chat, real = ["Morning all, cheers!", "Hello friends :)"], ["The budget should fund the buses.",
                                                                   "Taxes rise to pay for housing."]
     s = off._comment_scores(chat + real, off._encoder().encode([normalize(t) for t in chat + real]))
     assert s[:2].min() > s[2:].max()
     # swapped-article pairs carry the same comment with both labels: they must not have taught the head
     alone = models.OffTopicClassifier(max_iter=50, min_samples_leaf=3).fit(
-        comments[:len(rows) - 2 * len(ABOUT_BUDGET)], arts[:len(rows) - 2 * len(ABOUT_BUDGET)],
+        pairs(comments[:len(rows) - 2 * len(ABOUT_BUDGET)], arts[:len(rows) - 2 * len(ABOUT_BUDGET)]),
         y[:len(rows) - 2 * len(ABOUT_BUDGET)], comment_rows=[True] * (len(rows) - 2 * len(ABOUT_BUDGET)))
     np.testing.assert_allclose(off.comment_lr_.coef_, alone.comment_lr_.coef_)
 
@@ -486,12 +491,12 @@ def test_off_topic_comment_head_learns_from_the_comment_rows_only():
 def test_off_topic_comment_head_needs_enough_rows_and_old_models_still_score():
     comments = CHATTER[:10] + ON_SUBJECT[:10]
     y = [1] * 10 + [0] * 10
-    few = models.OffTopicClassifier(max_iter=20, min_samples_leaf=2).fit(comments, [ARTICLE] * 20, y,
+    few = models.OffTopicClassifier(max_iter=20, min_samples_leaf=2).fit(pairs(comments, [ARTICLE] * 20), y,
                                                                         comment_rows=[True] * 20)
     assert few.comment_lr_ is None and "comment_score" not in few.feature_names
-    assert few.features(comments[:2], [ARTICLE] * 2).shape[1] == len(few.feature_names)
+    assert few.features(pairs(comments[:2], [ARTICLE] * 2)).shape[1] == len(few.feature_names)
     del few.comment_lr_  # as in a bundle pickled before the comment head existed
-    assert few.predict_proba(comments[:2], [ARTICLE] * 2).shape == (2, 2)
+    assert few.predict_proba(pairs(comments[:2], [ARTICLE] * 2)).shape == (2, 2)
 
 
 @pytest.mark.model
@@ -500,7 +505,7 @@ def test_bundle_embeds_comments_without_an_article_for_the_comment_head(monkeypa
     the comment without an article must get its own vector, not a row of zeros."""
     comments = CHATTER + ON_SUBJECT
     y = [1] * len(CHATTER) + [0] * len(ON_SUBJECT)
-    off = models.OffTopicClassifier(max_iter=30, min_samples_leaf=3).fit(comments, [None] * len(comments), y)
+    off = models.OffTopicClassifier(max_iter=30, min_samples_leaf=3).fit(pairs(comments), y)
     assert off.comment_lr_ is not None  # default comment_rows: the rows without an article
     abuse = models.AbuseClassifier(use_embeddings=False, max_word_features=2000, max_char_features=5000)
     abuse.fit(NICE + NASTY, [0] * len(NICE) + [1] * len(NASTY))
@@ -508,7 +513,7 @@ def test_bundle_embeds_comments_without_an_article_for_the_comment_head(monkeypa
                       metadata={"version": "head-1"})
     seen = []
     real = off.predict_proba
-    monkeypatch.setattr(off, "predict_proba", lambda c, a=None, v=None: seen.append(v) or real(c, a, v))
+    monkeypatch.setattr(off, "predict_proba", lambda X, v=None: seen.append(v) or real(X, v))
     text = "Hello everyone, cheers :)"
     b.score_many([(text, None), ("The budget funds buses.", ARTICLE)])
     np.testing.assert_allclose(seen[0][0], off._encoder().encode([normalize(text)])[0], atol=1e-5)

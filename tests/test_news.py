@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import models
+from models.offtopic import pairs
 from tiny_data import KeywordBundle, make_tiny_data
 from training import data, news
 from training import evaluate as ev
@@ -173,22 +174,22 @@ def test_pair_head_ranks_own_article_first_and_scores_without_an_article(tmp_pat
     comments = BUDGET + FOOTBALL + BUDGET + FOOTBALL
     arts = [ARTICLE] * 20 + [OTHER] * 20 + [OTHER] * 20 + [ARTICLE] * 20
     y = [0] * 40 + [1] * 40
-    off = models.OffTopicClassifier(max_iter=30, min_samples_leaf=3).fit(comments, arts, y)
-    before = off.predict_proba(comments[:2], arts[:2])
-    off.fit_pair_head(comments, arts, y, columns=list(models.offtopic.PAIR_ONLY))
+    off = models.OffTopicClassifier(max_iter=30, min_samples_leaf=3).fit(pairs(comments, arts), y)
+    before = off.predict_proba(pairs(comments[:2], arts[:2]))
+    off.fit_pair_head(pairs(comments, arts), y, columns=list(models.offtopic.PAIR_ONLY))
     assert off.pair_head_["names"] == list(models.offtopic.PAIR_ONLY)
-    own = off.predict_proba(["Will the bus plan raise my taxes?"], [ARTICLE])[0, 1]
-    moved = off.predict_proba(["Will the bus plan raise my taxes?"], [OTHER])[0, 1]
+    own = off.predict_proba([("Will the bus plan raise my taxes?", ARTICLE)])[0, 1]
+    moved = off.predict_proba([("Will the bus plan raise my taxes?", OTHER)])[0, 1]
     assert own < moved
     # without an article, the pair columns take what comments under their own article typically show
     # without an article the pair columns take what comments under their own article typically show: with pair
     # inputs only, every comment without an article gets that one score, whatever it says
-    p = off.predict_proba(["Anything at all", "lol first", "The budget is a scandal"], [None] * 3)[:, 1]
+    p = off.predict_proba(pairs(["Anything at all", "lol first", "The budget is a scandal"]))[:, 1]
     assert 0 < p[0] < 1 and p == pytest.approx(np.full(3, p[0]))
     assert p[0] < moved
     import joblib
 
     joblib.dump(off, tmp_path / "off.joblib")
     again = joblib.load(tmp_path / "off.joblib")
-    assert again.predict_proba(["Will the bus plan raise my taxes?"], [OTHER])[0, 1] == pytest.approx(moved)
+    assert again.predict_proba([("Will the bus plan raise my taxes?", OTHER)])[0, 1] == pytest.approx(moved)
     assert before.shape == (2, 2)

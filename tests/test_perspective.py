@@ -95,7 +95,7 @@ def test_every_supported_attribute_maps_to_our_score(client, api_key, bundle):
     })
     assert r.status_code == 200, r.get_json()
     out = r.get_json()
-    score = bundle.score(CIVIL, models.Article(body=ARTICLE))
+    score = bundle.score(CIVIL, models.ArticleText(body=ARTICLE))
     ours = on_scale(bundle, score)
     assert set(out) == {"attributeScores", "languages", "detectedLanguages", "clientToken"}
     assert out["clientToken"] == "comment-77"
@@ -114,7 +114,7 @@ def test_off_topic_is_judged_against_the_article_in_context(client, api_key, bun
     with_article = analyze(client, api_key, body).get_json()
     without = analyze(client, api_key, {**body, "context": None}).get_json()
     value = with_article["attributeScores"]["OFF_TOPIC"]["summaryScore"]["value"]
-    assert value == round(bundle.score(football, models.Article(body=ARTICLE)).off_topic, 6)
+    assert value == round(bundle.score(football, models.ArticleText(body=ARTICLE)).off_topic, 6)
     assert without["attributeScores"]["OFF_TOPIC"]["summaryScore"]["value"] == round(
         bundle.score(football).off_topic, 6)
 

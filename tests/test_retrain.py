@@ -11,6 +11,7 @@ from sqlalchemy import select
 from threadpoolctl import threadpool_limits
 
 import models
+from models.offtopic import pairs
 from review_helpers import add_held, add_user, review_config
 from service import create_app
 from service.cli import main
@@ -156,13 +157,13 @@ def test_offtopic_without_embeddings_fits_when_feature_columns_are_all_missing()
     comments = on + off
     articles = [ARTICLE] * 40
     y = np.r_[np.zeros(20), np.ones(20)].astype(int)
-    model = models.OffTopicClassifier(use_embeddings=False, max_iter=50, min_samples_leaf=3).fit(comments, articles, y)
-    X = model.features(comments, articles)
+    model = models.OffTopicClassifier(use_embeddings=False, max_iter=50, min_samples_leaf=3).fit(pairs(comments, articles), y)
+    X = model.features(pairs(comments, articles))
     col = {name: i for i, name in enumerate(model.feature_names)}
     assert np.isnan(X[:, col["cos_title"]]).all() and (~np.isnan(X[:, col["entity_overlap"]])).sum() == 2
     assert model.dead_[col["cos_title"]] and model.dead_[col["entity_overlap"]] and not model.dead_[col["tfidf_cos"]]
-    p = model.predict_proba(["the vote on the bridge was late", "my cat likes fish food", "Smith has a cat"],
-                            [ARTICLE, ARTICLE, None])[:, 1]
+    p = model.predict_proba(pairs(["the vote on the bridge was late", "my cat likes fish food", "Smith has a cat"],
+                                  [ARTICLE, ARTICLE, None]))[:, 1]
     assert np.isfinite(p).all() and p[1] > p[0]
 
 

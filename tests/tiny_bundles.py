@@ -4,6 +4,7 @@ abuse head learns as abusive: a bundle taught the wrong words is a deliberately 
 import numpy as np
 
 import models
+from models.offtopic import pairs
 
 ARTICLE = {"title": "Council votes on the new bridge", "body": "The council voted 7-2 for the bridge over the river."}
 RUDE = ["you stupid idiot", "shut up moron", "what an idiot you are", "moron, total idiot", "you idiot, go away",
@@ -29,7 +30,7 @@ def make_bundle(folder, version: str, *, rude=RUDE, kind=KIND, spam=SPAM, n: int
         comments = r + k + s
         y = np.r_[np.zeros(len(r) + len(k)), np.ones(len(s))].astype(int)
         off = models.OffTopicClassifier(use_embeddings=False, max_iter=50, min_samples_leaf=3).fit(
-            comments, [ARTICLE] * len(comments), y, comment_rows=np.ones(len(comments), bool))
+            pairs(comments, [ARTICLE] * len(comments)), y, comment_rows=np.ones(len(comments), bool))
     bundle = models.Bundle(abuse=abuse, off_topic=off, spam=None,
                            thresholds=thresholds or {"abusive": 0.5, "off_topic": 0.5, "spam": 0.5},
                            metadata={"version": version, "mode": "test"})

@@ -101,7 +101,7 @@ class KeywordBundle:
 
         if text == self.broken_text:
             raise RuntimeError("encoder crashed")
-        art = models.Article.coerce(article)
+        art = models.ArticleText.coerce(article)
         words = list(re.finditer(r"[a-z]+", text.lower()))
         bad = [m for m in words if m.group(0) in self.ABUSIVE]
         abusive = 0.9 if bad else 0.1

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.encoder import get_encoder
+from models.offtopic import pairs
 
 from . import data
 from .evaluate import tfidf_offtopic_scores
@@ -51,12 +52,12 @@ def semeval_crossval(root, folds: int = 5, seed: int = 0, quick: bool = False, s
         test = o_held[o_held.source == "semeval2016_cqa"]
         log.info("fold %d/%d: %d SemEval rows held out (%d threads)", k + 1, folds, len(test), test.group.nunique())
         off, t_off, _ = fit_off_topic(o_train, o_cal, news, store, **params)
-        p = off.predict_proba(test.comment.tolist(), _articles(test))[:, 1]
+        p = off.predict_proba(pairs(test.comment, _articles(test)))[:, 1]
         base = tfidf_offtopic_scores(test.comment.tolist(), test.article_title.tolist(), test.article_body.tolist())
         y = test.label.to_numpy(int)
         precision, recall = _at(y, p, t_off)
         hard = pd.concat([test[test.label == 0], data.build_hard_negatives(test, seed=seed)], ignore_index=True)
-        hard_p = off.predict_proba(hard.comment.tolist(), _articles(hard))[:, 1]
+        hard_p = off.predict_proba(pairs(hard.comment, _articles(hard)))[:, 1]
         hard_base = tfidf_offtopic_scores(hard.comment.tolist(), hard.article_title.tolist(),
                                           hard.article_body.tolist())
         rows.append({"fold": k, "n": int(len(y)), "threads": int(test.group.nunique()), "positives": int(y.sum()),

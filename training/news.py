@@ -71,7 +71,7 @@ def _features(off, comments: list, articles: list) -> np.ndarray:
     vecs = off._encoder().encode([normalize(t) for t in comments]) if off.use_embeddings and comments else None
     if not comments:
         return np.zeros((0, len(off.feature_names)))
-    return np.vstack([off.features(comments[i:i + 1024], articles[i:i + 1024],
+    return np.vstack([off.features(list(zip(comments[i:i + 1024], articles[i:i + 1024])),
                                    None if vecs is None else vecs[i:i + 1024]) for i in range(0, len(comments), 1024)])
 
 
@@ -133,7 +133,7 @@ def off_topic_scores(bundle, comments: list, articles: list, batch_size: int = 6
     if head is None:
         return np.array([s.off_topic for s in score_pairs(bundle, list(zip(comments, articles)), batch_size, "pairs")])
     vecs = head._encoder().encode([normalize(t) for t in comments]) if head.use_embeddings else None
-    return np.concatenate([head.predict_proba(comments[i:i + 512], articles[i:i + 512],
+    return np.concatenate([head.predict_proba(list(zip(comments[i:i + 512], articles[i:i + 512])),
                                               None if vecs is None else vecs[i:i + 512])[:, 1]
                            for i in range(0, len(comments), 512)])
 

@@ -27,6 +27,7 @@ import models
 from models.branch import SPLIT as BRANCH_SPLIT
 from models.encoder import get_encoder, is_complete, text_key
 from models.normalize import normalize
+from models.offtopic import pairs
 
 from . import data
 
@@ -179,18 +180,18 @@ def fit_off_topic(o_train, o_cal, news, store, **params):
     off = models.OffTopicClassifier(**params)
     log.info("fitting off-topic head")
     human = ((o_train.source == "semeval2016_cqa") & (o_train.kind == "human")).to_numpy()
-    cal_articles = _articles(o_cal)
-    off.fit(o_train.comment.tolist(), _articles(o_train), o_train.label.to_numpy(),
-            calibration=(o_cal.comment.tolist(), cal_articles, o_cal.label.to_numpy()),
+    cal_pairs = pairs(o_cal.comment, _articles(o_cal))
+    off.fit(pairs(o_train.comment, _articles(o_train)), o_train.label.to_numpy(),
+            calibration=(cal_pairs, o_cal.label.to_numpy()),
             sample_weight=np.where(human, HUMAN_TOPIC_WEIGHT,
                                    np.where((o_train.kind == "hard_negative").to_numpy(), HARD_TOPIC_WEIGHT, 1.0)),
             # the comment head learns from labels people gave, and from comments shown without an article
             comment_rows=o_train.kind.isin(["human", "labelled", "no_article"]).to_numpy())
-    oc_p = off.predict_proba(o_cal.comment.tolist(), cal_articles)[:, 1]
+    oc_p = off.predict_proba(cal_pairs)[:, 1]
     human_cal = (o_cal.kind == "human").to_numpy()
     t_precision = _precision_threshold(o_cal.label.to_numpy()[human_cal], oc_p[human_cal], OFF_TOPIC_PRECISION)
     precompute([normalize(c) for c in news.comment] + sorted(set(news.article_title)), store, "news on-topic")
-    news_p = off.predict_proba(news.comment.tolist(), _articles(news))[:, 1] if len(news) else np.zeros(0)
+    news_p = off.predict_proba(pairs(news.comment, _articles(news)))[:, 1] if len(news) else np.zeros(0)
     t_off = max(t_precision, float(np.quantile(news_p, 1 - NEWS_FALSE_HOLD))) if len(news) else t_precision
     return off, t_off, {
         "off_topic_roc_auc_semeval_calibration": _auc(o_cal.label, oc_p),
@@ -200,7 +201,7 @@ def fit_off_topic(o_train, o_cal, news, store, **params):
 
 
 def _articles(df):
-    return [models.Article(title=t or None, body=b or None) for t, b in zip(df.article_title, df.article_body)]
+    return [models.ArticleText(title=t or None, body=b or None) for t, b in zip(df.article_title, df.article_body)]
 
 
 MAX_ERRORS_SHOWN = 200
@@ -411,7 +412,7 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
         elif name == "arc_hard":
             continue
         precompute([normalize(c) for c in g.comment] + [t for t in g.article_title if t], store, f"held-out {name}")
-        p = off.predict_proba(g.comment.tolist(), _articles(g))[:, 1]
+        p = off.predict_proba(pairs(g.comment, _articles(g)))[:, 1]
         held[f"off_topic_roc_auc_{name}"] = _auc(g.label, p)
     metrics["held_out"] = held
     log.info("metrics: %s", metrics)
@@ -618,7 +619,7 @@ def select_pair_head(off, rows: pd.DataFrame, raw: np.ndarray) -> tuple[dict, li
             for k in (0, 1):
                 tr, te = (fold != k) & (w > 0), fold == k
                 h = copy.copy(off)
-                h.fit_pair_head(None, None, y[tr], sample_weight=w[tr], columns=cols, raw=raw[tr])
+                h.fit_pair_head(None, y[tr], sample_weight=w[tr], columns=cols, raw=raw[tr])
                 pred[te] = h.proba_from_features(raw[te])
             news = {s: _auc(y[src == s], pred[src == s]) for s in sorted(set(src) - {"semeval"})}
             table.append({"variant": name, "semeval_weight": w_sem, "semeval": _auc(y[src == "semeval"], pred[src == "semeval"]),
@@ -678,7 +679,7 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max
         news.warm_cache(list(val.comment) + list(sem.comment),
                         sorted(set(vpairs.article_title) | set(sem.article_title) | set(sem.article_body)))
         scored = news.score_rows(bundle, val, vpairs)  # the base's decisions, and the off-topic features
-        sem_arts = [models.Article(title=t or None, body=b or None) for t, b in zip(sem.article_title, sem.article_body)]
+        sem_arts = [models.ArticleText(title=t or None, body=b or None) for t, b in zip(sem.article_title, sem.article_body)]
         sem_raw = news._features(off, list(sem.comment), sem_arts)
     # the pair head's rows: validation comments of PAIR_SITES under their own article (0) and moved (1), SemEval
     own_pos = np.flatnonzero((val.article_title != "").to_numpy())
@@ -695,7 +696,7 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max
     log.info("pair head: %s", {k: v for k, v in chosen.items() if k != "news"})
     src = rows.source.to_numpy()
     w = np.array([(chosen["semeval_weight"] if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
-    off.fit_pair_head(None, None, rows.label.to_numpy(int)[w > 0], sample_weight=w[w > 0],
+    off.fit_pair_head(None, rows.label.to_numpy(int)[w > 0], sample_weight=w[w > 0],
                       columns=PAIR_HEAD_VARIANTS[chosen["variant"]], raw=raw[w > 0])
     new = models.Bundle(bundle.abuse, off, bundle.spam, thresholds=dict(bundle.thresholds),
                         metadata={**bundle.metadata, "version": version, "mode": "retune", "base_bundle": base_version})
