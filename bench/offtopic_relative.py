@@ -37,6 +37,7 @@ from training.train import CACHE_DIR, HELDOUT, EmbeddingStore, _semeval_calibrat
 TOP_K = 10
 BANK_TITLES = 1000
 RELATIVE = ["cos_minus_comment_hub", "cos_minus_article_hub", "csls"]
+SITE = ["cos_minus_site_hub"]  # --site-bank: against the other articles of the same site and split half
 VARIANTS = {  # pair-head inputs tried (PAIR_HEAD_NAMES columns + the relative ones)
     "shipped inputs": list(PAIR_HEAD_NAMES),
     "pair only + relative": ["cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
@@ -44,6 +45,12 @@ VARIANTS = {  # pair-head inputs tried (PAIR_HEAD_NAMES columns + the relative o
     "pair + length + relative": ["cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits",
                                  "entity_overlap", "has_entities", "log_words", "cos_x_log_words", *RELATIVE],
     "all + relative": [*PAIR_HEAD_NAMES, *RELATIVE],
+}
+SITE_VARIANTS = {
+    "shipped inputs + site": [*PAIR_HEAD_NAMES, *SITE],
+    "pair + length + site": ["cos_max", "cos_article", "tfidf_cos", "word_overlap", "log_word_hits", "entity_overlap",
+                             "has_entities", "log_words", "cos_x_log_words", *SITE],
+    "all + relative + site": [*PAIR_HEAD_NAMES, *RELATIVE, *SITE],
 }
 SEM_WEIGHTS = (0.5, 1.0, 2.0, 4.0)
 SEM_FLOOR = 0.805
@@ -69,6 +76,20 @@ def head_inputs(off, raw, comment_vecs, art_vecs, title_bank, comment_bank):
     return pd.DataFrame(np.hstack([Z, extra]), columns=[*PAIR_HEAD_NAMES, *RELATIVE])
 
 
+def site_hub(comment_vecs, art_vecs, art_keys, blocks, k=5):
+    """Mean of each comment's k highest cosines to the other articles of its block (site and split half)."""
+    out = np.zeros(len(comment_vecs))
+    for b in np.unique(blocks):
+        m = blocks == b
+        keys, idx = np.unique(art_keys[m], return_index=True)
+        bank = art_vecs[m][idx]
+        sims = comment_vecs[m] @ bank.T
+        sims[art_keys[m][:, None] == keys[None, :]] = -np.inf  # not the pair's own article
+        kk = min(k, len(keys) - 1)  # a block of few articles: as many as there are
+        out[m] = np.sort(sims, axis=1)[:, -kk:].mean(1) if kk > 0 else 0.0
+    return out
+
+
 def fit_lr(Z, y, w):
     from sklearn.linear_model import LogisticRegression
 
@@ -83,6 +104,7 @@ def main(argv=None):
     ap.add_argument("--bundle", default="models/bundles/2026.12.03.1")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="bench/out/offtopic_relative.json")
+    ap.add_argument("--site-bank", action="store_true", help="add SITE_VARIANTS (needs each site's other articles)")
     args = ap.parse_args(argv)
     t0 = time.time()
     root = Path(args.data)
@@ -113,7 +135,13 @@ def main(argv=None):
             raw = news._features(off, list(df.comment), arts)
             cv = enc.encode([normalize(c) for c in df.comment])
             av = np.vstack([off._article(a).mean_vec for a in arts])
-            return head_inputs(off, raw, cv, av, title_bank, comment_bank), off.proba_from_features(raw)
+            Z = head_inputs(off, raw, cv, av, title_bank, comment_bank)
+            if args.site_bank:
+                blocks = (df.site.astype(str) + "/" + df.split.astype(str)).to_numpy() if "site" in df else \
+                    np.zeros(len(df), int)
+                keys = np.array([a.key for a in arts])
+                Z["cos_minus_site_hub"] = Z.cos_max.to_numpy() - site_hub(cv, av, keys, blocks)
+            return Z, off.proba_from_features(raw)
 
         Zq, shipped_q = frame(q, False)
         Zv, shipped_v = frame(sem_val, True)
@@ -129,7 +157,7 @@ def main(argv=None):
     groups = np.r_[q.own_article_id[val].astype(str).to_numpy(), sem_val.group.astype(str).to_numpy()]
     fold = _two_fold(pd.Series(groups))
     table = []
-    for name, cols in VARIANTS.items():
+    for name, cols in (VARIANTS | SITE_VARIANTS if args.site_bank else VARIANTS).items():
         for ws in SEM_WEIGHTS:
             w = np.array([(ws if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
             pred = np.zeros(len(rows))
@@ -142,13 +170,15 @@ def main(argv=None):
     cos_val = {s: _auc(y[src == s], 1 - rows.cos_max.to_numpy()[src == s]) for s in news.PAIR_SITES}
     ok = [r for r in table if r["semeval"] >= SEM_FLOOR] or table
     chosen = max(ok, key=lambda r: r["news_mean"])
-    cols = VARIANTS[chosen["variant"]]
+    cols = (VARIANTS | SITE_VARIANTS)[chosen["variant"]]
     w = np.array([(chosen["semeval_weight"] if s == "semeval" else 1.0) / (src == s).sum() for s in src]) * len(src)
     score = fit_lr(rows[cols].to_numpy(), y, w)
 
     # -- held-out halves and SemEval held-out threads
     new_q, new_t = score(Zq[cols].to_numpy()), score(Zt[cols].to_numpy())
     unsup = {"csls (unsupervised)": -Zq.csls.to_numpy(), "cos - comment hub (unsupervised)": -Zq.cos_minus_comment_hub.to_numpy()}
+    if args.site_bank:
+        unsup["cos - site hub (unsupervised)"] = -Zq.cos_minus_site_hub.to_numpy()
     report = {"chosen": chosen, "validation_table": table, "validation_cosine": cos_val, "held_out": [],
               "semeval_held_out": {"n": int(len(sem_test)), "new": _auc(sem_test.label, new_t),
                                    "shipped": _auc(sem_test.label, shipped_t),
