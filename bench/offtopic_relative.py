@@ -184,6 +184,8 @@ def main(argv=None):
                                    "shipped": _auc(sem_test.label, shipped_t),
                                    "cosine": _auc(sem_test.label, 1 - Zt.cos_max.to_numpy()),
                                    "csls": _auc(sem_test.label, -Zt.csls.to_numpy())}}
+    if args.site_bank:
+        report["semeval_held_out"]["cos - site hub"] = _auc(sem_test.label, -Zt.cos_minus_site_hub.to_numpy())
     for site in news.PAIR_SITES:
         for part in ("all pairs", "close pairs"):
             m = test & (q.site == site).to_numpy()
@@ -198,6 +200,9 @@ def main(argv=None):
             row["new_minus_cosine_ci"] = bs and bs["difference"]
             bs = auc_bootstrap(yy, -Zq.csls.to_numpy()[keep], cosine[keep], n=500, seed=0)
             row["csls_minus_cosine_ci"] = bs and bs["difference"]
+            if args.site_bank:
+                bs = auc_bootstrap(yy, -Zq.cos_minus_site_hub.to_numpy()[keep], cosine[keep], n=500, seed=0)
+                row["site_hub_minus_cosine_ci"] = bs and bs["difference"]
             report["held_out"].append(row)
     report["seconds"] = round(time.time() - t0, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
