@@ -2,11 +2,31 @@
 
 The bundle is a small deterministic fake (tests/tiny_data.py:KeywordBundle) unless the test is marked
 `model`, which gets the real shipped bundle: `pytest -m "not model"` is the fast tier.
+Moderators' passwords are hashed with scrypt at a work factor of 2**10 instead of the shipped 2**15: each hash
+took ~0.2 s of CPU and the review tests make hundreds (test_review checks that the shipped factor is 2**15).
 """
+import functools
+
 import pytest
 
+from migrated import sqlite_url
 from service import create_app
 from tiny_data import KeywordBundle
+
+
+TEST_PASSWORD_METHOD = "scrypt:1024:8:1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes():
+    from werkzeug.security import generate_password_hash
+
+    from service.review import users
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(users, "generate_password_hash",
+                   functools.partial(generate_password_hash, method=TEST_PASSWORD_METHOD))
+        mp.setattr(users, "_DUMMY_HASH", generate_password_hash("not a real password", method=TEST_PASSWORD_METHOD))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +53,7 @@ def fresh_deadline_runner():
 
 @pytest.fixture
 def app_config(tmp_path, bundle):
-    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/test.db", "SECRET_KEY": "test-secret",
+    return {"TESTING": True, "DATABASE_URL": sqlite_url(tmp_path / "test.db"), "SECRET_KEY": "test-secret",
             "BUNDLE_INSTANCE": bundle, "RATE_LIMIT": 0}
 
 
@@ -90,7 +110,41 @@ def _postgres_schema():
 
 @pytest.fixture
 def postgres_url():
+    """An empty schema of its own (for tests of migrations)."""
     yield from _postgres_schema()
+
+
+@pytest.fixture(scope="session")
+def _postgres_at_head():
+    """One schema migrated to head for the whole session (a fresh one per test cost about a second each)."""
+    from sqlalchemy import inspect, text
+
+    from service.db import make_engine, upgrade
+    schemas = _postgres_schema()
+    url = next(schemas)
+    engine = make_engine(url)
+    upgrade(engine)
+    tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+    with engine.connect() as conn:
+        sequences = conn.execute(text("SELECT sequence_name FROM information_schema.sequences "
+                                      "WHERE sequence_schema = current_schema()")).scalars().all()
+    yield url, engine, tables, sequences
+    engine.dispose()
+    schemas.close()
+
+
+@pytest.fixture
+def postgres_clean_url(_postgres_at_head):
+    """The session's schema at head, emptied: every table as a fresh migration leaves it, ids restarting at 1."""
+    url, engine, tables, sequences = _postgres_at_head
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")   # a connection a test left open fails, not hangs
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")   # past review_audit's append-only trigger
+        for table in tables:
+            conn.exec_driver_sql(f'DELETE FROM "{table}"')
+        for sequence in sequences:
+            conn.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
+    return url
 
 
 @pytest.fixture(scope="module")

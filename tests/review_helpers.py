@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from migrated import sqlite_url
 from service.db import Article, Comment, db_session
 from service.review.signing import verify
 
@@ -17,16 +18,24 @@ SECRET = "whsec-test"   # the webhook secret review_config() sets for every site
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
-    """Import into a test module to run its tests on SQLite and on PostgreSQL (conftest's throw-away schema,
-    skipped with the reason when the server is down)."""
+    """Import into a test module to run its tests on SQLite and on PostgreSQL: an empty database at head (conftest's
+    session schema emptied for this test; skipped with the reason when the server is down)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/review.db"
+        return sqlite_url(tmp_path / "review.db")
+    return request.getfixturevalue("postgres_clean_url")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request, tmp_path):
+    """Like database_url but with no tables at all (a throw-away schema on PostgreSQL): for tests of migrations."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/empty.db"
     return request.getfixturevalue("postgres_url")
 
 
 def review_config(tmp_path, **extra) -> dict:
     """An app without the model bundle: review tests store held comments directly."""
-    return {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/review.db", "SECRET_KEY": "test-secret",
+    return {"TESTING": True, "DATABASE_URL": sqlite_url(tmp_path / "review.db"), "SECRET_KEY": "test-secret",
             "RATE_LIMIT": 0, "LOAD_BUNDLE_AT_START": False, "REVIEW_SECURE_COOKIES": False,
             "WEBHOOK_SECRETS": {"*": [SECRET]}, "WEBHOOK_ALLOW_HOSTS": {"*": ["127.0.0.1"]}, **extra}
 

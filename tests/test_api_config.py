@@ -1,4 +1,6 @@
 """Configuration precedence (defaults < TOML file < MODERATION_* env < dict) and the policy lookup."""
+import pytest
+
 from service import create_app
 from models import thresholds_for
 from service.config import DEFAULTS, load_config
@@ -30,6 +32,7 @@ def test_thresholds_most_specific_wins():
     assert thresholds_for({}, base, "a.org", "news") == base
 
 
+@pytest.mark.model   # the shipped bundle
 def test_bundle_is_loaded_when_the_app_is_created(tmp_path):
     """Before the first request (gunicorn calls create_app once per worker)."""
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SECRET_KEY": "x"})

@@ -17,7 +17,7 @@ from service.db import Comment, db_session
 # the same Chromium and browser fixture as that module (and its skip when there is none)
 from test_browser_review import browser  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PORTS = range(18180, 18190)   # this work's port range on the shared machine
 
 

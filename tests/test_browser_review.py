@@ -22,7 +22,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync"]
 PAYLOADS = Path(__file__).parent / "data" / "xss_payloads.txt"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
                                       "(pip install -e '.[test]')").sync_playwright
 if not (shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)):

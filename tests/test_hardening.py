@@ -35,7 +35,7 @@ def moderate_body(comment_id="c1", text="The new timetable for the number 7 bus 
 def any_store_app(request, app_config):
     config = dict(app_config)
     if request.param == "postgresql":
-        config["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        config["DATABASE_URL"] = request.getfixturevalue("postgres_clean_url")
     app = create_app(config)
     yield app
     app.extensions["db"]["engine"].dispose()

@@ -86,6 +86,17 @@ def test_passwords_are_hashed(app):
     assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
 
 
+def test_shipped_password_hash_is_scrypt_at_2_to_the_15(app, monkeypatch):
+    """conftest lowers the work factor for speed; the service's own call hashes at werkzeug's 2**15."""
+    import werkzeug.security
+    from service.review import users
+    monkeypatch.setattr(users, "generate_password_hash", werkzeug.security.generate_password_hash)
+    add_user(app, "mia")
+    with app.app_context():
+        stored = db_session().execute(text("SELECT password_hash FROM review_users")).scalar()
+    assert stored.startswith("scrypt:32768:8:1$")
+
+
 def test_no_session_is_refused(app, client):
     pk, = add_held(app)
     assert client.get("/review/").status_code == 302

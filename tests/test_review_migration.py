@@ -2,14 +2,14 @@
 from sqlalchemy import inspect, text
 
 from service.db import make_engine, upgrade
-from review_helpers import database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
+from review_helpers import empty_database_url  # noqa: F401  (fixture: SQLite, and PostgreSQL in a throw-away schema)
 
 
-def test_0002_backfills_priority_and_downgrades_cleanly(database_url):  # noqa: F811
+def test_0002_backfills_priority_and_downgrades_cleanly(empty_database_url):  # noqa: F811
     from alembic import command
     from service.db import alembic_config
 
-    engine = make_engine(database_url)
+    engine = make_engine(empty_database_url)
     try:
         upgrade(engine, "0001")
         with engine.begin() as conn:

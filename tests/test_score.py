@@ -209,6 +209,7 @@ def test_jobs_give_the_same_output_as_one_process_and_report_worker_memory():
     assert stats2["worker_peak_rss_mb"] > 0
 
 
+@pytest.mark.slow   # starts a Dask LocalCluster (worker processes)
 def test_dask_local_cluster_with_two_workers_gives_the_same_output():
     pytest.importorskip("distributed")
     import cloudpickle

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.model]   # the servers load the shipped bundle
 PORT = 18195
 
 _spec = importlib.util.spec_from_file_location("bench_slowloris",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, fbeta_score, roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 from tqdm import tqdm
 
 import models
@@ -109,9 +109,20 @@ def _describe(name: str, df: pd.DataFrame, label: str = "label", by: str = "sour
 
 def _best_threshold(y, p, beta=1.0, tolerance: float = 0.0) -> float:
     """The threshold with the best F-beta; with a tolerance, the lowest one within it of the best."""
+    p = np.asarray(p)
     grid = np.unique(np.round(np.quantile(p, np.linspace(0.01, 0.99, 197)), 4))
-    scores = np.array([fbeta_score(y, p >= t, beta=beta, zero_division=0) for t in grid])
+    scores = _fbeta_at(np.asarray(y) == 1, p, grid, beta)
     return float(grid[int(np.argmax(scores >= scores.max() - tolerance))])
+
+
+def _fbeta_at(positive, p, thresholds, beta):
+    """sklearn's fbeta_score(y, p >= t, beta=beta, zero_division=0) for every t, from sorted counts (same formula,
+    same floats): 197 calls of fbeta_score took seconds."""
+    held = len(p) - np.searchsorted(np.sort(p), thresholds, side="left")
+    tp = positive.sum() - np.searchsorted(np.sort(p[positive]), thresholds, side="left")
+    beta2 = beta ** 2
+    denom = beta2 * float(positive.sum()) + held.astype(np.float64)
+    return np.divide((1 + beta2) * tp.astype(np.float64), denom, out=np.zeros(len(thresholds)), where=denom != 0)
 
 
 def _precision_threshold(y, p, target: float) -> float:
