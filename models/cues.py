@@ -89,6 +89,19 @@ def latin_share(text: str) -> float | None:
     return len(_LATIN.findall(text)) / len(letters) if letters else None
 
 
+def _roman_urdu_words(text: str) -> bool:
+    lower = [w.lower() for w in words(text)]
+    urdu = sum(map(ROMAN_URDU.__contains__, lower))
+    return bool(lower) and urdu >= ROMAN_URDU_MIN and urdu / len(lower) >= ROMAN_URDU_SHARE
+
+
+def roman_urdu(text: str) -> bool:
+    """language(text) == "ur-Latn", without the language-ID model: py3langid never answers ur-Latn, so the word
+    cue alone decides it (the deadline fast path routes comments with this)."""
+    letters = _LETTER.findall(text)
+    return bool(letters) and len(_LATIN.findall(text)) / len(letters) >= 0.5 and _roman_urdu_words(text)
+
+
 def language(text: str) -> str:
     """The comment's language as a BCP-47 code: ISO 639-1 ("en", "de", ...) from py3langid, "ur-Latn" for Roman
     Urdu. A text too short to tell goes to the likeliest common comment language, English favoured (py3langid
@@ -97,11 +110,8 @@ def language(text: str) -> str:
     if not letters:
         return "en"  # emoji, numbers: nothing to read in another language
     latin = len(_LATIN.findall(text)) / len(letters)
-    lower = [w.lower() for w in words(text)]
-    if latin >= 0.5 and lower:
-        urdu = sum(w in ROMAN_URDU for w in lower)
-        if urdu >= ROMAN_URDU_MIN and urdu / len(lower) >= ROMAN_URDU_SHARE:
-            return "ur-Latn"
+    if latin >= 0.5 and _roman_urdu_words(text):
+        return "ur-Latn"
     guess, confidence = _langid().classify(text)
     if guess == "en" or latin < 0.5 or (len(letters) >= SHORT_LETTERS and confidence >= SURE):
         return guess
