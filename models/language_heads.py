@@ -30,8 +30,12 @@ class LanguageHead:
 
     def abusive(self, texts, bundle_threshold: float) -> np.ndarray:
         """The head's probabilities on the bundle's abusive scale: its threshold maps to bundle_threshold."""
+        return self.scaled(self.probability(texts), bundle_threshold)
+
+    def scaled(self, p, bundle_threshold: float) -> np.ndarray:
+        """Probabilities of this head mapped piecewise-linearly so that its threshold lands on bundle_threshold."""
         t, b = min(max(self.threshold, 1e-6), 1 - 1e-6), float(bundle_threshold)
-        return np.interp(self.probability(texts), [0.0, t, 1.0], [0.0, b, 1.0])
+        return np.interp(p, [0.0, t, 1.0], [0.0, b, 1.0])
 
     def save(self, folder) -> Path:
         folder = Path(folder)
