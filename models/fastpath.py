@@ -9,6 +9,11 @@ written by `bench/fastpath_quality.py --choose`: the score that still holds a gi
 of UCC's dev split) and scaled as a site's policy scales the full threshold. Anything above it, where the fast path
 is unsure, is held. Without the file: `publish_below` x the abusive threshold. The spam head is the full model's
 own, so its threshold is unchanged.
+
+A comment in a language that has its own abuse head beside the bundle (models.language_heads) and a cue that tells
+it without the language-ID model (CUES: Roman Urdu's word cue, which is how models.cues.language decides ur-Latn) is
+scored by that head, mapped onto the bundle's abusive scale as the full model maps it, and judged at the full
+model's threshold: the head is the full model's own, so its answer is the full model's.
 """
 from __future__ import annotations
 
@@ -21,13 +26,14 @@ from operator import is_not
 import numpy as np
 
 from .calibration import Platt
-from .cues import cue_vector
+from .cues import cue_vector, roman_urdu
 from .normalize import WORD_CACHE, WORD_CACHE_LEN, normalize
 from .sparse import _analyzers
 
 PUBLISH_BELOW = 0.5  # without an operating point: publish only below this share of the abusive threshold
 OPERATING_POINT = "fastpath.json"
 _found = partial(is_not, None)  # a vocabulary index, 0 included
+CUES = {"ur-Latn": roman_urdu}  # language -> a cue that says models.cues.language(text) is that language
 
 
 class _Linear:
@@ -75,6 +81,26 @@ class _Linear:
         return dot / float(np.sqrt(v @ v)) if self.l2 else dot
 
 
+def _head_probability(head):
+    """text -> the language head's probability. A TF-IDF + binary logistic regression pipeline is read with _Linear
+    (the pipeline's predict_proba costs far more for one comment); any other model through its predict_proba."""
+    from scipy.special import expit
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    steps = list(getattr(head.model, "named_steps", {}).values())
+    if len(steps) == 2 and isinstance(steps[0], TfidfVectorizer) and isinstance(steps[1], LogisticRegression) \
+            and steps[1].coef_.shape[0] == 1:
+        try:
+            linear = _Linear(steps[0], steps[1].coef_[0])
+        except ValueError:
+            pass
+        else:
+            b = float(steps[1].intercept_[0])
+            return lambda text: float(expit(linear(text) + b))
+    return lambda text: float(head.probability([text])[0])
+
+
 class FastPath:
     def __init__(self, bundle, publish_below: float = PUBLISH_BELOW, operating_point: dict | None = None):
         self.bundle = bundle
@@ -100,27 +126,44 @@ class FastPath:
             self._spam = (_Linear(spam.word_, coef[:sw]), _Linear(spam.char_, coef[sw:sw + sc]),
                           coef[sw + sc:] * 0.3 / spam.cue_std_, float(spam.lr_.intercept_[0]), spam.cue_mean_,
                           spam.platt_)
+        # (language, cue, probability, head) of the language heads whose comments the fast path can tell
+        self._heads = [(lang, CUES[lang], _head_probability(head), head)
+                       for lang, head in (getattr(bundle, "language_heads", None) or {}).items() if lang in CUES]
         self.version = f"{bundle.version}+fast"
 
     def score(self, text: str) -> dict[str, float]:
-        """{"abusive": .., "spam": ..} from n-grams and spam cues alone."""
+        """{"abusive": .., "spam": ..} from n-grams and spam cues alone (or a language head: `judged`)."""
+        return self.judged(text)[0]
+
+    def judged(self, text: str) -> tuple[dict[str, float], str | None]:
+        """The scores, and the language whose own head gave the abuse score (None: the English n-gram head)."""
+        for lang, cue, probability, head in self._heads:
+            if cue(text):
+                abusive = float(head.scaled(probability(text), self.bundle.thresholds["abusive"]))
+                return {"abusive": abusive, "spam": self._spam_score(text)}, lang
         norm = normalize(text)
         word, char = self._abuse
         abusive = float(self._platt(np.array([word(norm) + char(norm) + self._b]))[0])
+        return {"abusive": abusive, "spam": self._spam_score(text)}, None
+
+    def _spam_score(self, text: str) -> float:
         spam = 0.0
         if self._spam is not None:
             sword, schar, cue_w, b, cue_mean, platt = self._spam
             margin = sword(text) + schar(text) + float((cue_vector(text) - cue_mean) @ cue_w) + b
             spam = float(platt(np.array([margin]))[0])
-        return {"abusive": abusive, "spam": spam}
+        return spam
 
     def scores(self, texts) -> list[dict[str, float]]:
         return [self.score(t) for t in texts]
 
-    def thresholds(self, thresholds: dict) -> dict:
-        """The thresholds the fast path decides with, from the full model's (a site's policy, resolved)."""
+    def thresholds(self, thresholds: dict, language: str | None = None) -> dict:
+        """The thresholds the fast path decides with, from the full model's (a site's policy, resolved); for a
+        comment a language head scored (`judged`), the full model's own."""
         out = {}
-        if "abusive" in thresholds:
+        if language is not None and "abusive" in thresholds:
+            out["abusive"] = float(thresholds["abusive"])
+        elif "abusive" in thresholds:
             own = self.operating_point.get("abusive")
             base = float(self.bundle.thresholds.get("abusive") or 0)
             out["abusive"] = own * float(thresholds["abusive"]) / base if own is not None and base > 0 \

@@ -92,15 +92,16 @@ class FastScore:
     sub_scores: dict = {}
     spans: list = []
 
-    def __init__(self, scores: dict, fast):
+    def __init__(self, scores: dict, fast, language: str | None = None):
         self._scores, self._fast = scores, fast
+        self.language = language  # the language whose own head scored abuse (None: the fast path's n-gram head)
         self.model_version = fast.version
 
     def head_scores(self) -> dict:
         return dict(self._scores)
 
     def adjust_thresholds(self, thresholds: dict) -> dict:
-        return self._fast.thresholds(thresholds)
+        return self._fast.thresholds(thresholds, self.language)
 
 
 class _Runner:
@@ -196,7 +197,7 @@ def score_by(deadline: float, bundle, pairs, score_all, background: bool = True)
         from models.fastpath import fast_path
 
         fast = fast_path(bundle)
-        scores = [FastScore(s, fast) for s in fast.scores([text for text, _ in pairs])]
+        scores = [FastScore(s, fast, language) for s, language in map(fast.judged, [text for text, _ in pairs])]
     except Exception as exc:  # noqa: BLE001 - no fast path: hold (fail closed) until the full model answers
         log.exception("fast path failed")
         scores = [exc] * len(pairs)

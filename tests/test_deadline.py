@@ -6,6 +6,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from models.cues import roman_urdu
 from service import create_app
 from service.db import Comment, db_session
 from service.review.tables import OutboxItem
@@ -15,19 +16,17 @@ from test_coral import CURRENT, coral_request, encode, sign
 
 
 class Fast:
-    """A fast path in the fast path's shape: abusive 0.9 for a keyword, 0.3 for 'rather', else 0.01."""
+    """A fast path in the fast path's shape: abusive 0.9 for a keyword, 0.3 for 'rather', else 0.01; Roman Urdu
+    comments scored by a language head (judged at the full model's thresholds), the rest at half of them."""
     version = "kw-1+fast"
 
-    def scores(self, texts):
-        out = []
-        for t in texts:
-            low = t.lower()
-            a = 0.9 if any(w in low for w in KeywordBundle.ABUSIVE) else 0.3 if "rather" in low else 0.01
-            out.append({"abusive": a, "spam": 0.01})
-        return out
+    def judged(self, t):
+        low = t.lower()
+        a = 0.9 if any(w in low for w in KeywordBundle.ABUSIVE) else 0.3 if "rather" in low else 0.01
+        return {"abusive": a, "spam": 0.01}, "ur-Latn" if roman_urdu(t) else None
 
-    def thresholds(self, thresholds):
-        return {h: 0.5 * thresholds[h] for h in ("abusive", "spam") if h in thresholds}
+    def thresholds(self, thresholds, language=None):
+        return {h: (1.0 if language else 0.5) * thresholds[h] for h in ("abusive", "spam") if h in thresholds}
 
 
 class SlowBundle(KeywordBundle):
@@ -132,6 +131,15 @@ def test_the_fast_path_holds_what_it_is_unsure_of(slow):
     assert wait_for(lambda: stored(app, "c3")[0].status == "published")
     assert wait_for(lambda: stored(app, "c4")[0].model_version == "kw-1")
     assert stored(app, "c4")[0].status == "held"
+
+
+def test_a_comment_a_language_head_scored_is_judged_at_the_full_models_threshold(slow):
+    app, bundle = slow
+    api_key = key(app)
+    urdu = moderate(app, api_key, "yaar ye rather theek baat hai", "u1", deadline_ms=20).get_json()
+    assert urdu["degraded"] is True and urdu["decision"] == "publish" and urdu["scores"]["abusive"] == 0.3
+    english = moderate(app, api_key, "That is a rather fair point", "u2", deadline_ms=20).get_json()
+    assert english["degraded"] is True and english["decision"] == "hold" and english["scores"]["abusive"] == 0.3
 
 
 def test_queue_wait_counts_against_the_budget(app, client, api_key):
