@@ -21,7 +21,7 @@ from models.offtopic import pairs
 
 from . import data
 from .embeddings import CACHE_DIR, EmbeddingStore
-from .evaluate import tfidf_offtopic_scores
+from .metrics import tfidf_offtopic_scores
 from .train import CAPS, fit_off_topic, topic_splits, _articles, _auc
 
 log = logging.getLogger("moderation.crossval")
