@@ -28,7 +28,7 @@ from models.normalize import normalize
 from models.offtopic import pairs
 
 from . import data, news
-from .embeddings import CACHE_DIR, EmbeddingStore, precompute  # noqa: F401 (CACHE_DIR: the CLI's)
+from .embeddings import CACHE_DIR, EmbeddingStore, precompute
 
 log = logging.getLogger("moderation.train")
 
