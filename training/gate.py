@@ -14,6 +14,7 @@ through `models.decide`, and are compared twice per part, refused when worse by 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,8 +99,6 @@ def site_holdout(paths, fraction: float = 0.25) -> list[Part]:
 
 def policy_from_config(path) -> dict:
     """The `[policy]` table of the service's TOML config (the shipped policy); {} without a config."""
-    import tomllib
-
     if not path:
         return {}
     with open(path, "rb") as fh:
