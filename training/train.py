@@ -261,8 +261,8 @@ def _labelled_cv_metrics(lab, topic, make_off):
         "abusive_roc_auc_labelled_cv3": _oof_auc(y, lab.group, lambda tr, te: models.AbuseClassifier(
             use_embeddings=False).fit(list(texts[tr]), y[tr]).predict_proba(list(texts[te]))[:, 1]),
         "off_topic_roc_auc_labelled_cv3": _oof_auc(yt, topic.group, lambda tr, te: make_off().fit(
-            list(comments[tr]), [arts[i] for i in tr], yt[tr], comment_rows=np.ones(len(tr), bool)).predict_proba(
-            list(comments[te]), [arts[i] for i in te])[:, 1])}
+            pairs(comments[tr], [arts[i] for i in tr]), yt[tr], comment_rows=np.ones(len(tr), bool)).predict_proba(
+            pairs(comments[te], [arts[i] for i in te]))[:, 1])}
 
 
 @dataclass
@@ -297,7 +297,7 @@ def _train_labelled_only(lab: pd.DataFrame, quick: bool):
         get_encoder().store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
     make_off = _labelled_off_topic_factory(topic, quick)
     log.info("fitting off-topic head on %d labelled rows (%d off-topic)", len(topic), int(topic.label.sum()))
-    off = make_off().fit(topic.comment.tolist(), _articles(topic), topic.label.to_numpy(),
+    off = make_off().fit(pairs(topic.comment, _articles(topic)), topic.label.to_numpy(),
                          comment_rows=np.ones(len(topic), bool))  # every label here is a moderator's
     data_log = {"abuse_train": _describe("abuse train", labelled_abuse_rows(lab)),
                 "topic_train": _describe("topic train", topic, by=["source", "kind"])}
