@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.metrics import roc_auc_score
 
 import models
 from tiny_data import KeywordBundle, make_tiny_data
@@ -173,7 +174,7 @@ def test_auc_bootstrap_brackets_the_auc_and_the_paired_difference():
     good = y + rng.normal(0, 0.7, len(y))      # AUC about 0.84
     noise = rng.normal(0, 1, len(y))            # AUC about 0.5
     bs = ev.auc_bootstrap(y, good, noise, n=300)
-    auc_good, auc_noise = ev.roc_auc_score(y, good), ev.roc_auc_score(y, noise)
+    auc_good, auc_noise = roc_auc_score(y, good), roc_auc_score(y, noise)
     assert bs["model"][0] < auc_good < bs["model"][1] and bs["baseline"][0] < auc_noise < bs["baseline"][1]
     assert bs["difference"][0] > 0.2             # clearly ahead, beyond noise
     same = ev.auc_bootstrap(y, good, good + 1e-9, n=100)

@@ -5,7 +5,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from models.encoder import Chunks, text_key
-from training import train as tr
+from training import embeddings, train as tr
 
 
 def test_embedding_store_survives_a_restart(tmp_path):
@@ -37,8 +37,8 @@ def test_precompute_skips_cached_texts(tmp_path, monkeypatch):
                 store[text_key(t)] = Chunks(np.zeros((1, 384), np.float32), [(0, len(t))],
                                             np.zeros((1, 768), np.float32))
 
-    monkeypatch.setattr(tr, "get_encoder", lambda: FakeEncoder())
-    tr.precompute(["cached", "new one", "new one", "old cache", "another"], store, "test")
+    monkeypatch.setattr(embeddings, "get_encoder", lambda: FakeEncoder())
+    embeddings.precompute(["cached", "new one", "new one", "old cache", "another"], store, "test")
     assert seen == ["new one", "old cache", "another"]
     assert (tmp_path / "emb.pkl").exists()
 

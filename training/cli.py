@@ -210,7 +210,7 @@ def evaluate_command(root, bundle_path, out, max_per_set, obfuscated, span_posts
     bundle = models.load_bundle(bundle_path)
     if embedding_cache:
         from models.encoder import get_encoder
-        from training.train import CACHE_DIR, EmbeddingStore
+        from training.embeddings import CACHE_DIR, EmbeddingStore
 
         get_encoder().store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
     command = "moderation " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["evaluate"] else "moderation evaluate"

@@ -20,8 +20,9 @@ from models.encoder import get_encoder
 from models.offtopic import pairs
 
 from . import data
-from .evaluate import tfidf_offtopic_scores
-from .train import CACHE_DIR, CAPS, EmbeddingStore, fit_off_topic, topic_splits, _articles, _auc
+from .embeddings import CACHE_DIR, EmbeddingStore
+from .metrics import tfidf_offtopic_scores
+from .train import CAPS, fit_off_topic, topic_splits, _articles, _auc
 
 log = logging.getLogger("moderation.crossval")
 

@@ -19,60 +19,82 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 SUB_LABELS = ("insult", "obscene", "identity_attack", "threat")
 
-# The one place the label mappings are written down. `label` says what becomes 1.
+# The one place the label mappings and the sets' uses are written down. `label` says what becomes 1.
+# `roles`: head -> what `moderation train` does with the set for that head: train (the main label), sub_scores (abuse
+# sub-scores only: a positive-only set would teach "news style = abusive"), negatives (its clean comments are the
+# head's negatives), calibrate (calibration and threshold), evaluate (held-out split reported), pair_head (news pairs
+# of `moderation train --base-bundle`). off_by_default: left out of abuse training unless asked for (its held-out
+# split is still reported): it teaches what is not abuse in news comments (bench/REPORT-models.md). held_out: the set
+# gives no test split, so training holds out grouped_split(test_size=HELDOUT[held_out]) of it (training.train.HELDOUT).
 SOURCES: dict[str, dict] = {
     # --- abuse ---
-    "c3": dict(path="abuse/c3", licence="CC BY-NC-SA 4.0 (SOCC)",
+    "c3": dict(roles={"abusive": ("train", "evaluate"), "spans": ("negatives",), "spam": ("negatives",)},
+               held_out="c3_test_size",
+               path="abuse/c3", licence="CC BY-NC-SA 4.0 (SOCC)",
                label="crowd_toxicity_level >= 2.0",
                target="the soft label min(1, crowd_toxicity_level - 1): a mean rating of 1 (every annotator said "
                       "'not toxic') -> 0, 2 or more -> 1; evaluation uses the 0/1 label",
                sub="insult: the share of annotators who marked personal_attack, doubled and capped at 1 (a soft "
                    "label: half of them or more -> 1); evaluation uses >= half -> 1",
                split="none given (train); group = article_id"),
-    "ucc": dict(path="abuse/ucc", licence="CC BY-NC-SA 4.0",
+    "ucc": dict(roles={"abusive": ("calibrate", "evaluate"), "spans": ("negatives",)},
+                path="abuse/ucc", licence="CC BY-NC-SA 4.0",
                 label="hostile == 1 or antagonize == 1",
                 sub="none", split="val.csv -> dev, test.csv -> test; group = unit id (no article id)"),
-    "sfu_ctc": dict(path="abuse/sfu_ctc", licence="CC BY-NC-SA 4.0",
+    "sfu_ctc": dict(roles={"abusive": ("train",), "spans": ("negatives",), "spam": ("negatives",)},
+                    path="abuse/sfu_ctc", licence="CC BY-NC-SA 4.0",
                     label="is_toxic_popular_answer_1 >= 2", sub="none",
                     split="none given (train); group = article url"),
-    "olid": dict(path="abuse/olid", licence="none stated (cite Zampieri et al. 2019)",
+    "olid": dict(roles={"abusive": ("train", "evaluate")},
+                 path="abuse/olid", licence="none stated (cite Zampieri et al. 2019)",
                  label="subtask_a == OFF",
                  sub="insult: OFF+TIN+IND; identity_attack: OFF+TIN+GRP; obscene: OFF+UNT (1), NOT (0)",
                  split="olid-training -> train, testset-levela -> test"),
-    "trac1_en": dict(path="abuse/trac1_en", licence="none stated (TRAC-1 shared task)",
+    "trac1_en": dict(roles={"abusive": ("train", "evaluate")}, off_by_default=True,
+                     path="abuse/trac1_en", licence="none stated (TRAC-1 shared task)",
                      label="OAG (overtly aggressive); CAG and NAG = 0", sub="none",
                      split="agr_en_train -> train, agr_en_dev -> dev"),
-    "davidson": dict(path="abuse/davidson", licence="MIT",
+    "davidson": dict(roles={"abusive": ("train",)}, off_by_default=True,
+                     path="abuse/davidson", licence="MIT",
                      label="class 0 (hate) or 1 (offensive)",
                      sub="identity_attack: class 0", split="train; capped (random sample) so it cannot dominate"),
-    "hatexplain": dict(path="abuse/hatexplain", licence="MIT", label="label != normal",
+    "hatexplain": dict(roles={"abusive": ("train",)}, off_by_default=True,
+                       path="abuse/hatexplain", licence="MIT", label="label != normal",
                        sub="identity_attack: hatespeech (offensive: unknown)", split="train"),
-    "civil_toxic_spans": dict(path="abuse/civil_toxic_spans", licence="CC0 1.0",
+    "civil_toxic_spans": dict(roles={"abusive": ("sub_scores", "evaluate"), "spans": ("train", "evaluate")},
+                              path="abuse/civil_toxic_spans", licence="CC0 1.0",
                               label="all rows 1 (posts already rated toxic)",
                               sub="type of the majority gold spans: Insult, Profane/Obscene, "
                                   "Identity based Attack, Threat",
                               split="hash of comment_id: 20 % test, rest train"),
     # --- topic ---
-    "semeval2016_cqa": dict(path="topic/semeval2016_cqa", licence="free for research use",
+    "semeval2016_cqa": dict(roles={"off_topic": ("train", "calibrate", "evaluate")}, held_out="semeval_test_size",
+                            path="topic/semeval2016_cqa", licence="free for research use",
                             label="RELC_RELEVANCE2RELQ == Bad", kind="human",
                             split="train (train-part2); group = thread"),
-    "arc": dict(path="topic/arc_fnc", licence="code Apache-2.0; comments belong to their authors; research use",
+    "arc": dict(roles={"off_topic": ("train", "evaluate")},
+                path="topic/arc_fnc", licence="code Apache-2.0; comments belong to their authors; research use",
                 label="Stance == unrelated (paired with another debate)", kind="synthetic",
                 split="arc_stances_train -> train, arc_stances_test -> test; group = the comment's own debate"),
-    "fnc1": dict(path="topic/fnc1", licence="none stated",
+    "fnc1": dict(roles={"off_topic": ("train",)},
+                 path="topic/fnc1", licence="none stated",
                  label="Stance == unrelated (headline of another story)", kind="synthetic",
                  split="train; group = story (headlines and bodies linked by related stances)"),
-    "ruddit": dict(path="abuse/ruddit", licence="official IDs and scores MIT; text is Reddit users' content",
+    "ruddit": dict(roles={"off_topic": ("pair_head",)},
+                   path="abuse/ruddit", licence="official IDs and scores MIT; text is Reddit users' content",
                    label="off-topic pairs: the comment under another post's title (a random one and the most similar "
                          "one) = 1, under its own post's title = 0 (the validation half of the posts)", kind="synthetic",
                    split="half of the posts by grouped_split(test_size=0.5, seed=0); the other half is reported"),
-    "sfu_news": dict(path="abuse/sfu_ctc", licence="CC BY-NC-SA 4.0",
+    "sfu_news": dict(roles={"off_topic": ("pair_head",)},
+                     path="abuse/sfu_ctc", licence="CC BY-NC-SA 4.0",
                      label="off-topic pairs, as for ruddit, with the Globe and Mail article titles", kind="synthetic",
                      split="half of the articles by grouped_split(test_size=0.5, seed=0); the other half is reported"),
-    "youtube_spam": dict(path="spam/youtube", licence="CC BY 4.0",
+    "youtube_spam": dict(roles={"spam": ("train",), "off_topic": ("train",)},
+                         path="spam/youtube", licence="CC BY 4.0",
                          label="CLASS == 1 (spam is off-topic anywhere)", kind="human",
                          split="train; group = video; article = video title"),
 }
@@ -423,8 +445,6 @@ def build_hard_negatives(pairs: pd.DataFrame, *, per_comment: int = 1, max_artic
     `max_article_similarity`, e.g. the opposite claim of the same debate), are excluded.
     `pool`: pairs whose on-topic articles are the candidates (default: `pairs` itself).
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     def on_topic(df):
         df = df[df["label"] == 0]
         text = (df["article_title"] + " \n " + df["article_body"]).str.strip()
@@ -603,6 +623,15 @@ def load_labelled_export(path) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows, columns=columns), errors
 
 
+def sources_for(head: str, *roles: str) -> tuple[str, ...]:
+    """Names of the sets SOURCES gives any of `roles` for `head`, in SOURCES order."""
+    return tuple(n for n, s in SOURCES.items() if set(roles) & set(s.get("roles", {}).get(head, ())))
+
+
+def sources_off_by_default() -> tuple[str, ...]:
+    return tuple(sorted(n for n, s in SOURCES.items() if s.get("off_by_default")))
+
+
 def sources_metadata(names) -> list[dict]:
     """Model-card rows for the sets a bundle was trained on."""
     def label(s: dict) -> str:
@@ -739,8 +768,6 @@ def news_pairs(comments: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     same site (other) and under a close one (close): same section, nearest publication date where the set has
     dates; else the most similar other title (TF-IDF). Other articles come from the same split half.
     `off_topic_pair`: 1 under another article, else the comment's own off-topic label."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     have = comments[comments.article_title.fillna("") != ""]
     out = [have.assign(pair="own", off_topic_pair=have.off_topic, own_article_id=have.article_id)]
     for (site, split), g in have.groupby(["site", "split"]):

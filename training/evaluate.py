@@ -19,14 +19,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-from . import data
+from models.bundle import default_bundle_path
+
+from . import data, news
+from .crossval import semeval_crossval
+from .metrics import (HOLD_GRID, auc, auc_bootstrap, binary_metrics, char_f1, ece, hold_table,  # noqa: F401 (ece: API)
+                      profanity_check_scores, reliability, score_pairs, tfidf_offtopic_scores)
 from .obfuscate import METHODS, profanity_words, variants
 
 log = logging.getLogger("moderation.evaluate")
 
-HOLD_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
 # The UCC authors' published test ROC-AUCs (../shared/data/abuse/ucc/README.md), quoted beside ours in the report.
 UCC_PUBLISHED = {"hostile": {"bert": 0.84, "one_annotator": 0.76},
@@ -45,59 +49,6 @@ class EvalSet:
 
 # ---------------------------------------------------------------- metrics
 
-def ece(y, p, bins: int = 10) -> float:
-    """Expected calibration error over equal-width bins."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    return float(sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean()
-                     for b in range(bins) if (idx == b).any()))
-
-
-def reliability(y, p, bins: int = 10) -> list[tuple[float, float, int]]:
-    """(mean predicted, observed rate, count) per non-empty bin."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    return [(float(p[idx == b].mean()), float(y[idx == b].mean()), int((idx == b).sum()))
-            for b in range(bins) if (idx == b).any()]
-
-
-def binary_metrics(y, p, threshold: float | None = None) -> dict:
-    y, p = np.asarray(y, int), np.asarray(p, float)
-    out = {"n": int(len(y)), "positives": int(y.sum())}
-    if len(np.unique(y)) < 2:
-        return out | {"roc_auc": None, "pr_auc": None}
-    out |= {"roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p)),
-            "brier": float(np.mean((p - y) ** 2)), "ece": ece(y, p)}
-    if threshold is not None:
-        pred = p >= threshold
-        tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
-        out |= {"threshold": float(threshold), "f1": float(f1_score(y, pred, zero_division=0)),
-                "precision": float(tp / max(tp + fp, 1)), "recall": float(tp / max(tp + fn, 1)),
-                "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}}
-    return out
-
-
-def auc_bootstrap(y, p, q, n: int = 1000, seed: int = 0) -> dict | None:
-    """95% bootstrap intervals for the ROC-AUC of p, of q, and of p - q on the same resampled rows (paired,
-    stratified by class): whether the model beats the baseline beyond what a few hundred rows can show."""
-    y, p, q = np.asarray(y, int), np.asarray(p, float), np.asarray(q, float)
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    if not len(pos) or not len(neg):
-        return None
-    rng = np.random.default_rng(seed)
-    a, b = np.empty(n), np.empty(n)
-    for i in range(n):
-        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        a[i], b[i] = roc_auc_score(y[idx], p[idx]), roc_auc_score(y[idx], q[idx])
-    ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]  # noqa: E731
-    return {"model": ci(a), "baseline": ci(b), "difference": ci(a - b), "resamples": n}
-
-
-def _auc(y, p) -> float | None:
-    y = np.asarray(y, int)
-    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None
-
-
 def contested_aucs(y, contested, scores: dict) -> dict:
     """ROC-AUC of each score (name -> array) of the abusive rows against all clean rows, against the clean rows
     every annotator called clean, and against the clean rows some annotator called abusive (`contested`)."""
@@ -106,7 +57,7 @@ def contested_aucs(y, contested, scores: dict) -> dict:
     for part, keep in (("all", np.ones(len(y), bool)), ("unanimous", (y == 1) | ~contested),
                        ("contested", (y == 1) | contested)):
         out[part] = {"negatives": int((keep & (y == 0)).sum()),
-                     **{name: _auc(y[keep], np.asarray(p)[keep]) for name, p in scores.items()}}
+                     **{name: auc(y[keep], np.asarray(p)[keep]) for name, p in scores.items()}}
     out["positives"] = int(y.sum())
     return out
 
@@ -130,27 +81,10 @@ def label_agreement(root, sets) -> dict:
             out["UCC test"] = contested_aucs(ucc.frame.label, contested, ucc.scores)
         out["UCC test by attribute"] = {
             a: {"n": int(attrs[a].notna().sum()), "positives": int(attrs[a].sum()),
-                "model": _auc(attrs[a], ucc.scores["model"]), "baseline": _auc(attrs[a], ucc.scores["baseline"]),
+                "model": auc(attrs[a], ucc.scores["model"]), "baseline": auc(attrs[a], ucc.scores["baseline"]),
                 **{f"published_{k}": v for k, v in UCC_PUBLISHED[a].items()}}
             for a in data.UCC_ATTRIBUTES if attrs[a].notna().all()}
     return out
-
-
-def hold_table(y, p, grid=HOLD_GRID) -> list[dict]:
-    """For each threshold: share of all comments held, and share of abusive ones caught."""
-    y, p = np.asarray(y, int), np.asarray(p, float)
-    return [{"threshold": t, "hold_rate": float((p >= t).mean()),
-             "recall": float((p[y == 1] >= t).mean()) if y.any() else None} for t in grid]
-
-
-def char_f1(pred: set, gold: set) -> float:
-    """Toxic-spans F1 of one post: both empty counts as a perfect 1."""
-    if not pred and not gold:
-        return 1.0
-    if not pred or not gold:
-        return 0.0
-    tp = len(pred & gold)
-    return 2 * tp / (len(pred) + len(gold))
 
 
 def _chars(spans) -> set:
@@ -164,27 +98,6 @@ def profanity_list_spans(text: str) -> list[dict]:
     """Baseline explanation: every word found in a public profanity list."""
     words = profanity_words()
     return [{"begin": m.start(), "end": m.end()} for m in _WORD.finditer(text) if m.group(0).lower() in words]
-
-
-# ---------------------------------------------------------------- baselines
-
-def profanity_check_scores(texts) -> np.ndarray:
-    from profanity_check import predict_prob
-
-    return np.asarray(predict_prob(list(texts)), float)
-
-
-def tfidf_offtopic_scores(comments, titles, bodies) -> np.ndarray:
-    """1 - cosine(comment, article title + body) with a TF-IDF fitted on this set's texts."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    articles = [f"{t} {b}".strip() for t, b in zip(titles, bodies)]
-    try:
-        vec = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit(list(comments) + articles)
-    except ValueError:  # nothing but stop words in the whole set: no word in common anywhere
-        return np.ones(len(articles))
-    c, a = vec.transform(comments), vec.transform(articles)
-    return 1.0 - np.asarray(c.multiply(a).sum(axis=1)).ravel()
 
 
 # ---------------------------------------------------------------- held-out sets
@@ -251,16 +164,6 @@ def labelled_sets(path) -> list[EvalSet]:
 
 
 # ---------------------------------------------------------------- scoring
-
-def score_pairs(bundle, pairs, batch_size: int = 64, desc: str = "") -> list:
-    """bundle.score_many over (text, article) pairs in batches, with a progress bar."""
-    from tqdm import tqdm
-
-    out = []
-    for i in tqdm(range(0, len(pairs), batch_size), desc=f"score {desc}", unit="batch", leave=False):
-        out += bundle.score_many(pairs[i:i + batch_size])
-    return out
-
 
 def _article(title, body):
     return {"title": title or None, "body": body or None} if (title or body) else None
@@ -343,11 +246,10 @@ def news_hold_check(bundle, root, batch_size: int) -> dict:
 # ---------------------------------------------------------------- report
 
 def _plots(sets, out: Path) -> list[str]:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib takes seconds to import and only the plots need it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import precision_recall_curve, roc_curve
 
     files = []
     for task in ("abuse", "topic"):
@@ -414,129 +316,179 @@ def _agreement_lines(ag: dict) -> list[str]:
     return lines
 
 
-def write_report(results: dict, plots: list[str], path: Path) -> None:
-    r = results
-    lines = [f"# Model evaluation: bundle {r['bundle_version']}", "",
-             f"Generated by `{r['command']}` on {r['date']} ({r['seconds']:.0f} s). Held-out splits rebuilt from the "
-             f"bundle metadata: {json.dumps(r['held_out'])}. Thresholds: {json.dumps(r['thresholds'])}. "
-             "Baselines are run in the same pass on the same rows.", ""]
-    if r.get("news"):
-        from . import news
+def _header_lines(r: dict) -> list[str]:
+    return [f"# Model evaluation: bundle {r['bundle_version']}", "",
+            f"Generated by `{r['command']}` on {r['date']} ({r['seconds']:.0f} s). Held-out splits rebuilt from the "
+            f"bundle metadata: {json.dumps(r['held_out'])}. Thresholds: {json.dumps(r['thresholds'])}. "
+            "Baselines are run in the same pass on the same rows.", ""]
 
-        lines += ["## News comments: decisions", "", *news.top_tables(r["news"]),
-                  "The rest of the news measurements (baselines at the same false-hold rate, trade-off curves, "
-                  "calibration across sites): `moderation evaluate --news-only`.", ""]
-    for task, title, base in (("abuse", "Abuse", "alt-profanity-check"), ("topic", "Off-topic", "TF-IDF cosine")):
-        rows = [s for s in r["sets"] if s["task"] == task]
-        if not rows:
-            continue
-        lines += [f"## {title}", "",
-                  f"| set | kind | n (pos) | ROC-AUC [95% CI] | {base} ROC-AUC | model - {base} [95% CI] | PR-AUC | "
-                  f"{base} PR-AUC | F1 @thr | precision | recall | Brier | ECE | confusion tn/fp/fn/tp |",
-                  "|" + "---|" * 14]
-        for s in rows:
-            m, b = s["model"], s["baseline"]
-            c = m.get("confusion")
-            bs = s.get("bootstrap")
-            ci = (lambda k: f" [{bs[k][0]:.3f}, {bs[k][1]:.3f}]") if bs else (lambda k: "")
-            diff = f"{m['roc_auc'] - b['roc_auc']:+.3f}{ci('difference')}" if m["roc_auc"] is not None else "n/a"
-            lines.append(f"| {s['name']} | {s['kind']} | {m['n']} ({m['positives']}) | **{_fmt(m['roc_auc'])}**"
-                         f"{ci('model')} | {_fmt(b['roc_auc'])} | {diff} | {_fmt(m['pr_auc'])} | {_fmt(b['pr_auc'])} | "
-                         f"{_fmt(m.get('f1'))} | "
-                         f"{_fmt(m.get('precision'))} | {_fmt(m.get('recall'))} | {_fmt(m.get('brier'))} | "
-                         f"{_fmt(m.get('ece'))} | {'/'.join(str(c[k]) for k in ('tn', 'fp', 'fn', 'tp')) if c else 'n/a'} |")
-        lines += [""] + [f"- {s['name']}: {s['note']}" for s in rows] + [
+
+def _news_lines(r: dict) -> list[str]:
+    if not r.get("news"):
+        return []
+    return ["## News comments: decisions", "", *news.top_tables(r["news"]),
+            "The rest of the news measurements (baselines at the same false-hold rate, trade-off curves, "
+            "calibration across sites): `moderation evaluate --news-only`.", ""]
+
+
+def _set_row(s: dict) -> str:
+    m, b = s["model"], s["baseline"]
+    c = m.get("confusion")
+    bs = s.get("bootstrap")
+    ci = (lambda k: f" [{bs[k][0]:.3f}, {bs[k][1]:.3f}]") if bs else (lambda k: "")
+    diff = f"{m['roc_auc'] - b['roc_auc']:+.3f}{ci('difference')}" if m["roc_auc"] is not None else "n/a"
+    return (f"| {s['name']} | {s['kind']} | {m['n']} ({m['positives']}) | **{_fmt(m['roc_auc'])}**"
+            f"{ci('model')} | {_fmt(b['roc_auc'])} | {diff} | {_fmt(m['pr_auc'])} | {_fmt(b['pr_auc'])} | "
+            f"{_fmt(m.get('f1'))} | "
+            f"{_fmt(m.get('precision'))} | {_fmt(m.get('recall'))} | {_fmt(m.get('brier'))} | "
+            f"{_fmt(m.get('ece'))} | {'/'.join(str(c[k]) for k in ('tn', 'fp', 'fn', 'tp')) if c else 'n/a'} |")
+
+
+def _sets_table_lines(rows: list[dict], title: str, base: str) -> list[str]:
+    return [f"## {title}", "",
+            f"| set | kind | n (pos) | ROC-AUC [95% CI] | {base} ROC-AUC | model - {base} [95% CI] | PR-AUC | "
+            f"{base} PR-AUC | F1 @thr | precision | recall | Brier | ECE | confusion tn/fp/fn/tp |",
+            "|" + "---|" * 14, *map(_set_row, rows),
+            "", *[f"- {s['name']}: {s['note']}" for s in rows],
             "", "Intervals: 1,000 bootstrap resamples of the set's rows (stratified by class); the difference is "
                 "paired, on the same resampled rows, so an interval above 0 means ahead of the baseline beyond "
                 "sampling noise.", ""]
-        if task == "topic":
-            lines += ["Only the human-labelled set measures real off-topic detection; the synthetic and hard-negative "
-                      "sets pair comments with other articles and are far easier.", ""]
-        if task == "abuse":
-            lines += ["### Hold rate against abuse recall", "",
-                      "Share of all comments held / share of abusive comments caught, if the abusive threshold were:", "",
-                      "| threshold | " + " | ".join(s["name"] for s in rows) + " |", "|---|" + "---|" * len(rows)]
-            for i, t in enumerate(HOLD_GRID):
-                cells = [f"{s['hold'][i]['hold_rate']:.1%} / {_fmt(s['hold'][i]['recall'] and s['hold'][i]['recall'] * 100, 1)}%"
-                         for s in rows]
-                lines.append(f"| {t:.2f} | " + " | ".join(cells) + " |")
-            lines += [""]
-            subs = [(s["name"], k, v) for s in rows for k, v in s.get("sub_scores", {}).items() if v.get("roc_auc")]
-            if subs:
-                lines += ["### Sub-scores", "", "| set | sub-score | n (pos) | ROC-AUC | PR-AUC |", "|---|---|---|---|---|"]
-                lines += [f"| {n} | {k} | {v['n']} ({v['positives']}) | {_fmt(v['roc_auc'])} | {_fmt(v['pr_auc'])} |"
-                          for n, k, v in subs]
-                sp = r.get("spans") or {}
-                lines += [f"| civil_toxic_spans test (toxic posts only: which type?) | {k} | {v['n']} ({v['positives']}) | "
-                          f"{_fmt(v['roc_auc'])} | {_fmt(v['pr_auc'])} |" for k, v in sp.get("sub_scores_within_toxic", {}).items()]
-                lines += [""]
-    ag = r.get("label_agreement")
-    if ag:
-        lines += _agreement_lines(ag)
+
+
+def _hold_rate_lines(rows: list[dict]) -> list[str]:
+    lines = ["### Hold rate against abuse recall", "",
+             "Share of all comments held / share of abusive comments caught, if the abusive threshold were:", "",
+             "| threshold | " + " | ".join(s["name"] for s in rows) + " |", "|---|" + "---|" * len(rows)]
+    for i, t in enumerate(HOLD_GRID):
+        cells = [f"{s['hold'][i]['hold_rate']:.1%} / {_fmt(s['hold'][i]['recall'] and s['hold'][i]['recall'] * 100, 1)}%"
+                 for s in rows]
+        lines.append(f"| {t:.2f} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _sub_score_lines(rows: list[dict], spans: dict | None) -> list[str]:
+    subs = [(s["name"], k, v) for s in rows for k, v in s.get("sub_scores", {}).items() if v.get("roc_auc")]
+    if not subs:
+        return []
+    lines = ["### Sub-scores", "", "| set | sub-score | n (pos) | ROC-AUC | PR-AUC |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {k} | {v['n']} ({v['positives']}) | {_fmt(v['roc_auc'])} | {_fmt(v['pr_auc'])} |"
+              for n, k, v in subs]
+    lines += [f"| civil_toxic_spans test (toxic posts only: which type?) | {k} | {v['n']} ({v['positives']}) | "
+              f"{_fmt(v['roc_auc'])} | {_fmt(v['pr_auc'])} |"
+              for k, v in (spans or {}).get("sub_scores_within_toxic", {}).items()]
+    return lines + [""]
+
+
+def _abuse_lines(r: dict) -> list[str]:
+    rows = [s for s in r["sets"] if s["task"] == "abuse"]
+    if not rows:
+        return []
+    return [*_sets_table_lines(rows, "Abuse", "alt-profanity-check"), *_hold_rate_lines(rows),
+            *_sub_score_lines(rows, r.get("spans"))]
+
+
+def _topic_lines(r: dict) -> list[str]:
+    rows = [s for s in r["sets"] if s["task"] == "topic"]
+    if not rows:
+        return []
+    return [*_sets_table_lines(rows, "Off-topic", "TF-IDF cosine"),
+            "Only the human-labelled set measures real off-topic detection; the synthetic and hard-negative "
+            "sets pair comments with other articles and are far easier.", ""]
+
+
+def _crossval_lines(r: dict) -> list[str]:
     cv = r.get("semeval_crossval")
-    if cv:
-        pooled = cv["pooled"]
-        lines += [f"## SemEval cross-validated by thread ({cv['folds']} folds)", "",
-                  "The training recipe (`moderation train`'s off-topic head: same synthetic pairs, hard negatives, "
-                  "weights, calibration split and threshold rule) refitted once per fold, each fold's threads held "
-                  "out; fold 0 is the shipped bundle's held-out split. Human labels; TF-IDF cosine on the same "
-                  "rows. Hard negatives: the fold's on-topic answers against the same answers paired with the most "
-                  "similar question of another held-out thread.", "",
-                  "| fold | n (pos) | threads | ROC-AUC | TF-IDF cosine ROC-AUC | PR-AUC | TF-IDF PR-AUC | threshold | "
-                  "precision | recall | hard negatives | hard-negative ROC-AUC | TF-IDF |", "|" + "---|" * 13]
-        for f in cv["per_fold"]:
-            lines.append(f"| {f['fold']} | {f['n']} ({f['positives']}) | {f['threads']} | **{_fmt(f['roc_auc'])}** | "
-                         f"{_fmt(f['baseline_roc_auc'])} | {_fmt(f['pr_auc'])} | {_fmt(f['baseline_pr_auc'])} | "
-                         f"{_fmt(f['threshold'])} | {_fmt(f['precision'])} | {_fmt(f['recall'])} | "
-                         f"{f.get('hard_negatives', '')} | {_fmt(f.get('hard_roc_auc'))} | "
-                         f"{_fmt(f.get('baseline_hard_roc_auc'))} |")
-        lines += [f"| mean ± sd | | | **{cv['mean_roc_auc']:.3f} ± {cv['sd_roc_auc']:.3f}** | "
-                  f"{cv['baseline_mean_roc_auc']:.3f} ± {cv['baseline_sd_roc_auc']:.3f} | | | | | | | "
-                  f"{_fmt(cv.get('mean_hard_roc_auc'))} (mean) | |",
-                  f"| pooled out-of-fold | {pooled['n']} ({pooled['positives']}) | | {_fmt(pooled['roc_auc'])} | "
-                  f"{_fmt(pooled['baseline_roc_auc'])} | {_fmt(pooled['pr_auc'])} | {_fmt(pooled['baseline_pr_auc'])} "
-                  "| | | | | | |", ""]
+    if not cv:
+        return []
+    pooled = cv["pooled"]
+    lines = [f"## SemEval cross-validated by thread ({cv['folds']} folds)", "",
+             "The training recipe (`moderation train`'s off-topic head: same synthetic pairs, hard negatives, "
+             "weights, calibration split and threshold rule) refitted once per fold, each fold's threads held "
+             "out; fold 0 is the shipped bundle's held-out split. Human labels; TF-IDF cosine on the same "
+             "rows. Hard negatives: the fold's on-topic answers against the same answers paired with the most "
+             "similar question of another held-out thread.", "",
+             "| fold | n (pos) | threads | ROC-AUC | TF-IDF cosine ROC-AUC | PR-AUC | TF-IDF PR-AUC | threshold | "
+             "precision | recall | hard negatives | hard-negative ROC-AUC | TF-IDF |", "|" + "---|" * 13]
+    for f in cv["per_fold"]:
+        lines.append(f"| {f['fold']} | {f['n']} ({f['positives']}) | {f['threads']} | **{_fmt(f['roc_auc'])}** | "
+                     f"{_fmt(f['baseline_roc_auc'])} | {_fmt(f['pr_auc'])} | {_fmt(f['baseline_pr_auc'])} | "
+                     f"{_fmt(f['threshold'])} | {_fmt(f['precision'])} | {_fmt(f['recall'])} | "
+                     f"{f.get('hard_negatives', '')} | {_fmt(f.get('hard_roc_auc'))} | "
+                     f"{_fmt(f.get('baseline_hard_roc_auc'))} |")
+    return lines + [f"| mean ± sd | | | **{cv['mean_roc_auc']:.3f} ± {cv['sd_roc_auc']:.3f}** | "
+                    f"{cv['baseline_mean_roc_auc']:.3f} ± {cv['baseline_sd_roc_auc']:.3f} | | | | | | | "
+                    f"{_fmt(cv.get('mean_hard_roc_auc'))} (mean) | |",
+                    f"| pooled out-of-fold | {pooled['n']} ({pooled['positives']}) | | {_fmt(pooled['roc_auc'])} | "
+                    f"{_fmt(pooled['baseline_roc_auc'])} | {_fmt(pooled['pr_auc'])} | {_fmt(pooled['baseline_pr_auc'])} "
+                    "| | | | | | |", ""]
+
+
+def _news_on_topic_lines(r: dict) -> list[str]:
     nh = r.get("news_on_topic")
-    if nh:
-        lines += ["## On-topic news comments held as off-topic", "",
-                  f"{nh['n']} Globe and Mail comments (SFU) under their own article's title ({nh['articles']} articles, "
-                  "title only: the set has no bodies), none used in training. They are on-topic by where readers "
-                  "posted them, so each one held is most likely a false hold. At the bundle's off-topic threshold "
-                  f"{nh['threshold']:.3f}: **{nh['held']:.1%} held**.", "",
-                  "| threshold | " + " | ".join(f"{x['threshold']:.2f}" for x in nh["by_threshold"]) + " |",
-                  "|---|" + "---|" * len(nh["by_threshold"]),
-                  "| held | " + " | ".join(f"{x['held']:.1%}" for x in nh["by_threshold"]) + " |", ""]
+    if not nh:
+        return []
+    return ["## On-topic news comments held as off-topic", "",
+            f"{nh['n']} Globe and Mail comments (SFU) under their own article's title ({nh['articles']} articles, "
+            "title only: the set has no bodies), none used in training. They are on-topic by where readers "
+            "posted them, so each one held is most likely a false hold. At the bundle's off-topic threshold "
+            f"{nh['threshold']:.3f}: **{nh['held']:.1%} held**.", "",
+            "| threshold | " + " | ".join(f"{x['threshold']:.2f}" for x in nh["by_threshold"]) + " |",
+            "|---|" + "---|" * len(nh["by_threshold"]),
+            "| held | " + " | ".join(f"{x['held']:.1%}" for x in nh["by_threshold"]) + " |", ""]
+
+
+def _obfuscation_rows(label: str, count: int, rows: list[dict]) -> list[str]:
+    o = rows[0]
+    return [f"| {label} ({count}) | {row['method']} | {row['model_mean']:.3f} | {row['model_recall']:.1%} | "
+            f"{(o['model_recall'] - row['model_recall']) * 100:.1f} pp | {row['baseline_mean']:.3f} | "
+            f"{row['baseline_recall']:.1%} | {(o['baseline_recall'] - row['baseline_recall']) * 100:.1f} pp |"
+            for row in rows]
+
+
+def _obfuscation_lines(r: dict) -> list[str]:
     ob = r.get("obfuscation")
-    if ob:
-        lines += ["## Obfuscated abuse", "",
-                  f"{ob['n']} held-out abusive comments (from the abuse sets above), each rewritten by every method of "
-                  f"`training/obfuscate.py` (the words from a profanity list, else the longest words). Recall at the "
-                  f"bundle threshold {ob['threshold']:.3f}; alt-profanity-check at 0.5.", "",
-                  "| comments | variant | model mean score | model recall | recall drop | alt-profanity-check mean | its recall | "
-                  "its drop |", "|---|---|---|---|---|---|---|---|"]
-        for label, key, count in (("all", "rows", ob["n"]), ("with a profanity-list word", "rows_listed",
-                                                            ob.get("n_listed", 0))):
-            if not ob.get(key):
-                continue
-            o = ob[key][0]
-            for row in ob[key]:
-                lines.append(f"| {label} ({count}) | {row['method']} | {row['model_mean']:.3f} | {row['model_recall']:.1%} | "
-                             f"{(o['model_recall'] - row['model_recall']) * 100:.1f} pp | {row['baseline_mean']:.3f} | "
-                             f"{row['baseline_recall']:.1%} | {(o['baseline_recall'] - row['baseline_recall']) * 100:.1f} pp |")
-        lines += [""]
+    if not ob:
+        return []
+    lines = ["## Obfuscated abuse", "",
+             f"{ob['n']} held-out abusive comments (from the abuse sets above), each rewritten by every method of "
+             f"`training/obfuscate.py` (the words from a profanity list, else the longest words). Recall at the "
+             f"bundle threshold {ob['threshold']:.3f}; alt-profanity-check at 0.5.", "",
+             "| comments | variant | model mean score | model recall | recall drop | alt-profanity-check mean | its recall | "
+             "its drop |", "|---|---|---|---|---|---|---|---|"]
+    for label, key, count in (("all", "rows", ob["n"]), ("with a profanity-list word", "rows_listed",
+                                                        ob.get("n_listed", 0))):
+        if ob.get(key):
+            lines += _obfuscation_rows(label, count, ob[key])
+    return lines + [""]
+
+
+def _spans_lines(r: dict) -> list[str]:
     sp = r.get("spans")
-    if sp:
-        lines += ["## Explanation spans", "",
-                  f"civil_toxic_spans held-out posts ({sp['n']}, {sp['with_gold']} with majority gold spans); mean "
-                  "per-post character F1 (both empty = 1).", "", "| method | char F1 |", "|---|---|",
-                  f"| model (`score.spans`) | **{_fmt(sp['model_char_f1'])}** |",
-                  f"| every word in a profanity list (better-profanity) | {_fmt(sp['baseline_char_f1'])} |"]
-        if sp.get("span_head_char_f1") is not None:
-            lines += [f"| diagnostic: the span model alone, without the minimum abusive score the bundle requires "
-                      f"before it reports spans | {_fmt(sp['span_head_char_f1'])} |"]
-        lines += [""]
-    if plots:
-        lines += ["## Plots", "", "Solid: model; dotted: baseline.", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    if not sp:
+        return []
+    lines = ["## Explanation spans", "",
+             f"civil_toxic_spans held-out posts ({sp['n']}, {sp['with_gold']} with majority gold spans); mean "
+             "per-post character F1 (both empty = 1).", "", "| method | char F1 |", "|---|---|",
+             f"| model (`score.spans`) | **{_fmt(sp['model_char_f1'])}** |",
+             f"| every word in a profanity list (better-profanity) | {_fmt(sp['baseline_char_f1'])} |"]
+    if sp.get("span_head_char_f1") is not None:
+        lines += [f"| diagnostic: the span model alone, without the minimum abusive score the bundle requires "
+                  f"before it reports spans | {_fmt(sp['span_head_char_f1'])} |"]
+    return lines + [""]
+
+
+def _plot_lines(plots: list[str]) -> list[str]:
+    if not plots:
+        return []
+    return ["## Plots", "", "Solid: model; dotted: baseline.", ""] + [f"![{p}]({p})" for p in plots] + [""]
+
+
+def write_report(results: dict, plots: list[str], path: Path) -> None:
+    """report.md: one section per measurement in `results` (evaluate's), in a fixed order."""
+    sections = (_header_lines, _news_lines, _abuse_lines, _topic_lines,
+                lambda r: _agreement_lines(r.get("label_agreement") or {}), _crossval_lines, _news_on_topic_lines,
+                _obfuscation_lines, _spans_lines)
+    lines = [line for section in sections for line in section(results)] + _plot_lines(plots)
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -544,8 +496,6 @@ CARD_START, CARD_END = "<!-- news decisions: moderation evaluate --model-card --
 
 
 def _news_results(bundle, root, others: dict, seed: int, max_per_split: int, held: dict) -> dict:
-    from . import news
-
     bundles = {bundle.version: bundle, **{k: v for k, v in others.items() if k != bundle.version}}
     t0 = time.time()
     r = news.run(bundles, root, seed=seed, max_per_split=max_per_split, held=held)
@@ -558,8 +508,6 @@ def _news_results(bundle, root, others: dict, seed: int, max_per_split: int, hel
 def evaluate_news(bundle, root, out_dir, *, others: dict | None = None, command: str = "moderation evaluate --news-only",
                   seed: int = 0, max_per_split: int = 600, model_card=None) -> dict:
     """Only the news-comment decisions (training.news), for this bundle and `others` on the same rows."""
-    from . import news
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     r = _news_results(bundle, root, others or {}, seed, max_per_split, heldout_config(bundle))
@@ -573,10 +521,6 @@ def evaluate_news(bundle, root, out_dir, *, others: dict | None = None, command:
 
 def write_card_tables(bundle_folder, news_results: dict) -> Path:
     """Put the news tables at the top of the bundle's MODEL_CARD.md (replacing the ones an earlier run put there)."""
-    from models.bundle import default_bundle_path
-
-    from . import news
-
     path = Path(bundle_folder or default_bundle_path()) / "MODEL_CARD.md"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Model card\n"
     if CARD_START in text:
@@ -642,8 +586,6 @@ def evaluate(bundle, root, out_dir, *, max_per_set: int | None = None, obfuscate
         log.info("span check on %d posts", span_posts)
         results["spans"] = span_check(bundle, root, span_posts, seed, batch_size)
     if semeval_folds and root is not None:
-        from .crossval import semeval_crossval
-
         log.info("SemEval cross-validation, %d folds", semeval_folds)
         results["semeval_crossval"] = semeval_crossval(root, semeval_folds, seed=held["seed"])
     results["seconds"] = time.time() - t0

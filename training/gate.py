@@ -14,6 +14,7 @@ through `models.decide`, and are compared twice per part, refused when worse by 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 import models
+from training.data import LabelledDataError, _load_ucc, load_labelled_export, load_news_on_topic
 
 MIN_POSITIVES = 10    # a catch rate over fewer labelled positives is reported, not gated on
 
@@ -67,8 +69,6 @@ def _sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 def public_news(root, *, abusive: int = 150, ordinary: int = 300, on_topic: int = 200, seed: int = 0) -> list[Part]:
     """The fixed public part: the same rows for every bundle and every run with the same arguments."""
-    from training.data import _load_ucc, load_news_on_topic
-
     root = Path(root)
     ucc = _load_ucc(root)
     ucc = ucc[ucc.split == "test"].drop_duplicates("text")
@@ -84,8 +84,6 @@ def public_news(root, *, abusive: int = 150, ordinary: int = 300, on_topic: int 
 
 def site_holdout(paths, fraction: float = 0.25) -> list[Part]:
     """The newest `fraction` of each labelled export (exports list decisions oldest first)."""
-    from training.data import LabelledDataError, load_labelled_export
-
     parts = []
     for path in paths:
         rows, errors = load_labelled_export(path)
@@ -101,8 +99,6 @@ def site_holdout(paths, fraction: float = 0.25) -> list[Part]:
 
 def policy_from_config(path) -> dict:
     """The `[policy]` table of the service's TOML config (the shipped policy); {} without a config."""
-    import tomllib
-
     if not path:
         return {}
     with open(path, "rb") as fh:

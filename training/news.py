@@ -15,14 +15,19 @@ import dataclasses
 import functools
 import logging
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import models
+from models import reasons as R
+from models.encoder import get_encoder
 from models.normalize import normalize
 
 from . import data
+from .embeddings import precompute
+from .metrics import auc, auc_bootstrap, profanity_check_scores, score_pairs, tfidf_offtopic_scores
 
 log = logging.getLogger("moderation.news")
 
@@ -88,8 +93,6 @@ def score_rows(bundle, comments: pd.DataFrame, pairs: pd.DataFrame, batch_size: 
     the rest. base: score_rows' result for the bundle this one was derived from (derived_from): its scores and
     off-topic features are reused. Returns {"comments": frame with score_* and `reasons`, "pairs": frame with
     off_topic_score and `reasons`, and what a derived bundle reuses}."""
-    from .evaluate import score_pairs
-
     own = pairs[pairs.pair == "own"]
     title_of = dict(zip(own.comment, own.article_title))
     arts = [_article(title_of.get(c, "")) for c in comments.comment]
@@ -125,8 +128,6 @@ def score_rows(bundle, comments: pd.DataFrame, pairs: pd.DataFrame, batch_size: 
 def off_topic_scores(bundle, comments: list, articles: list, batch_size: int = 64) -> np.ndarray:
     """The bundle's off-topic score for each (comment, article): straight from its off-topic head where it has one
     (the other scores do not depend on the article), else from the whole bundle."""
-    from .evaluate import score_pairs
-
     if not comments:
         return np.zeros(0)
     head = getattr(bundle, "off_topic", None)
@@ -141,10 +142,6 @@ def off_topic_scores(bundle, comments: list, articles: list, batch_size: int = 6
 def baseline_scores(comments: pd.DataFrame, pairs: pd.DataFrame, encoder=None) -> dict:
     """Baselines on the same rows: alt-profanity-check for abuse; for off-topic, 1 - the frozen all-MiniLM cosine
     (comment against every window of the article, the best one) and 1 - TF-IDF cosine (fitted per site)."""
-    from models.encoder import get_encoder
-
-    from .evaluate import profanity_check_scores, tfidf_offtopic_scores
-
     enc = encoder or get_encoder()
     out = {"profanity": profanity_check_scores(comments.comment)}
     cos = np.full(len(pairs), np.nan)
@@ -166,8 +163,6 @@ def baseline_scores(comments: pd.DataFrame, pairs: pd.DataFrame, encoder=None) -
 
 def held(reasons, reason: str | None = None) -> np.ndarray:
     """Whether each decision holds: for any holding reason (None) or for this one."""
-    from models import reasons as R
-
     if reason is None:
         return np.array([any(getattr(R.get(r), "holds", False) for r in rs) for rs in reasons], bool)
     return np.array([reason in rs for rs in reasons], bool)
@@ -260,8 +255,6 @@ def ranking(scored_by_bundle: dict, base: dict, pairs: pd.DataFrame, split: str 
     """Off-topic ROC-AUC on the news pairs, per site: own article (on-topic, 0) against other articles (1), all
     pairs and close pairs only; and the sets' human off-topic labels under their own article. Every bundle and
     both baselines on the same rows; bootstrap intervals for the first bundle minus each baseline."""
-    from .evaluate import _auc, auc_bootstrap
-
     out = []
     names = list(scored_by_bundle)
     for site in [s for s in data.NEWS_SITES if s in set(pairs.site)]:
@@ -279,7 +272,7 @@ def ranking(scored_by_bundle: dict, base: dict, pairs: pd.DataFrame, split: str 
                 continue
             y = pos[keep].astype(int)
             row = {"site": site, "part": part, "n": int(keep.sum()), "positives": int(y.sum()),
-                   **{n: _auc(y, v[keep]) for n, v in score.items()}}
+                   **{n: auc(y, v[keep]) for n, v in score.items()}}
             for b in ("cosine", "tfidf"):
                 bs = auc_bootstrap(y, score[names[0]][keep], score[b][keep], n=500, seed=seed)
                 row[f"ci_vs_{b}"] = bs and bs["difference"]
@@ -390,13 +383,9 @@ def build(root, seed: int = 0, max_per_split: int | None = 600, c3_test_size: fl
 
 def warm_cache(comments, articles) -> None:
     """Encode once what the run needs, into the on-disk embedding cache when there is one (--embedding-cache)."""
-    from models.encoder import get_encoder
-
     store = get_encoder().store
     if store is None or not hasattr(store, "save"):
         return
-    from .train import precompute
-
     precompute([normalize(c) for c in comments], store, "news comments")
     precompute([a for a in articles if a], store, "news articles")
 
@@ -411,8 +400,6 @@ def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 256, max_per_sp
         held: dict | None = None) -> dict:
     """Every bundle (name -> bundle; the first is the one reported as shipped) on the same news rows, with the
     baselines; SemEval's held-out threads (human labels) beside, so the off-topic score's forum quality shows too."""
-    from .evaluate import _auc, tfidf_offtopic_scores
-
     held = held or {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
     comments, pairs = build(root, seed, max_per_split, held["c3_test_size"])
     sem = semeval_heldout(root, held)
@@ -422,7 +409,7 @@ def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 256, max_per_sp
     arts = [{"title": t or None, "body": x or None} if (t or x) else None
             for t, x in zip(sem.article_title, sem.article_body)]
     sem_auc = {"n": int(len(sem)), "positives": int(sem.label.sum()),
-               "tfidf": _auc(sem.label, tfidf_offtopic_scores(sem.comment, sem.article_title, sem.article_body))}
+               "tfidf": auc(sem.label, tfidf_offtopic_scores(sem.comment, sem.article_title, sem.article_body))}
     sem_raw = {}
     with frugal_scoring(list(bundles.values())):
         warm_cache(list(comments.comment) + list(sem.comment),
@@ -434,11 +421,11 @@ def run(bundles: dict, root, *, seed: int = 0, batch_size: int = 256, max_per_sp
             scored[name] = score_rows(b, comments, pairs, batch_size, base=scored[base] if base else None)
             off = getattr(b, "off_topic", None)
             if off is None:
-                sem_auc[name] = _auc(sem.label, off_topic_scores(b, list(sem.comment), arts, batch_size))
+                sem_auc[name] = auc(sem.label, off_topic_scores(b, list(sem.comment), arts, batch_size))
                 continue
             raw = sem_raw[base] if base else _features(off, list(sem.comment), arts)
             sem_raw[name] = raw
-            sem_auc[name] = _auc(sem.label, off.proba_from_features(raw))
+            sem_auc[name] = auc(sem.label, off.proba_from_features(raw))
     first = next(iter(bundles))
     base = baseline_scores(comments, scored[first]["pairs"])
     pairs = scored[first]["pairs"]
@@ -595,6 +582,4 @@ def write_news_report(results: dict, path, command: str, note: str = "") -> None
               "articles come from the same half. Close article: same section, nearest publication date (One Million "
               "Posts); else the most similar other title by TF-IDF (SFU, Ruddit), which makes close pairs hardest for "
               "the TF-IDF baseline by construction.", ""]
-    from pathlib import Path
-
     Path(path).write_text("\n".join(lines), encoding="utf-8")

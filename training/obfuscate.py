@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 from functools import lru_cache
+from importlib.resources import files
 
 METHODS = ("leetspeak", "spacing", "masking", "repeat", "zero_width", "homoglyph", "bidi", "invisible", "mixed")
 
@@ -26,8 +27,6 @@ _WORD = re.compile(r"[A-Za-z]+")
 @lru_cache(maxsize=1)
 def profanity_words() -> frozenset[str]:
     """The single-word entries of better-profanity's word list (a public list, not our model's)."""
-    from importlib.resources import files
-
     text = files("better_profanity").joinpath("profanity_wordlist.txt").read_text(encoding="utf-8")
     return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and " " not in w.strip())
 

@@ -25,6 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+import models
+from models.calibration import PerspectiveScale
+from models.encoder import set_threads
 
 from . import data
 
@@ -94,16 +101,12 @@ def scored(bundle, root: Path, batch_size: int = 64) -> dict[str, pd.DataFrame]:
 
 
 def _isotonic(x, y, weight=None) -> dict:
-    from sklearn.isotonic import IsotonicRegression
-
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     iso.fit(np.asarray(x, float), np.asarray(y, float), sample_weight=weight)
     return {"x": [round(float(v), 6) for v in iso.X_thresholds_], "y": [round(float(v), 6) for v in iso.y_thresholds_]}
 
 
 def fit(sets: dict[str, pd.DataFrame], version: str) -> dict:
-    from sklearn.linear_model import LogisticRegression
-
     dev = sets["ucc_dev"].dropna(subset=["rater_fraction"])
     toxicity = _isotonic(dev["abusive"], dev["rater_fraction"])
     train = sets["c3_train"].dropna(subset=["level"])
@@ -155,10 +158,6 @@ def threshold_table(y, raw, mapped, thresholds=THRESHOLDS) -> list[dict]:
 
 
 def report(sets: dict[str, pd.DataFrame], scale: dict) -> str:
-    from sklearn.metrics import roc_auc_score
-
-    from models.calibration import PerspectiveScale
-
     ps = PerspectiveScale(scale)
     lines = ["## Perspective thresholds on held-out news comments", ""]
     for name, label in (("c3_test", "C3 held-out articles (label: crowd toxicity level >= 2)"),
@@ -208,9 +207,6 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-
-    import models
-    from models.encoder import set_threads
 
     set_threads(args.threads)
     folder = Path(args.bundle) if args.bundle else models.default_bundle_path()

