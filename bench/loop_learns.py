@@ -9,7 +9,9 @@ holding a copy of the shipped default:
 2. `moderation train --labelled export.jsonl [--quick]` trains a candidate from the public sets + the export;
 3. `moderation models promote CANDIDATE --labelled export.jsonl` runs the gate (public news sample + the newest
    quarter of the export) and prints its table: promoted only if no rate is worse beyond the tolerance;
-4. the candidate decides on the same held-out comments.
+4. the default bundle (now the candidate, if promoted) decides on the same held-out comments;
+5. `moderation models rollback`, then the default decides again: the same decisions and scores as in 1?
+   If the gate refused, the bench promotes with --force (logged, in its own registry only) to check rollback.
 
     .venv/bin/python bench/loop_learns.py --data ../shared/data [--quick]
 """
@@ -57,6 +59,7 @@ def export_rows():
 
 
 def decisions(bundle_folder):
+    """{text: (kind, decision, reasons, abusive, off_topic, spam)} at full precision (rollback is checked exactly)."""
     import models
     bundle = models.load_bundle(bundle_folder)
     article = {"title": ARTICLE["article_title"], "body": ARTICLE["article_body"]}
@@ -67,8 +70,17 @@ def decisions(bundle_folder):
                 text = t.format(p=p)
                 s = bundle.score(text, article)
                 v = models.decide(s)
-                out[text] = (kind, v.decision, v.reasons, round(s.abusive, 3), round(s.off_topic, 3))
+                out[text] = (kind, v.decision, tuple(v.reasons), s.abusive, s.off_topic, s.spam)
     return bundle.version, out
+
+
+def default_decisions(registry):
+    """What the service would load now: the registry's current.txt, not a folder named by the bench."""
+    return decisions(registry / (registry / "current.txt").read_text().strip())
+
+
+def cell(d, r, a, o, s):
+    return f"{d} {','.join(r)} (abusive {a:.3f}, off-topic {o:.3f}, spam {s:.3f})"
 
 
 def main():
@@ -96,9 +108,19 @@ def main():
     train_s = time.monotonic() - started
     if train.returncode:
         raise SystemExit(train.stdout + train.stderr)
-    promote = subprocess.run(CLI + ["models", "promote", "loop-candidate", "--data", str(args.data), "--labelled",
-                                    str(export)], env=env, cwd=ROOT, capture_output=True, text=True)
-    _, after = decisions(registry / "loop-candidate")
+    gate_args = ["--data", str(args.data), "--labelled", str(export)]
+    promote = subprocess.run(CLI + ["models", "promote", "loop-candidate"] + gate_args,
+                             env=env, cwd=ROOT, capture_output=True, text=True)
+    forced = None
+    if promote.returncode:   # refused: force it (logged; the bench's own registry) only to check rollback below
+        forced = subprocess.run(CLI + ["models", "promote", "loop-candidate", "--force", "--reason",
+                                       "loop_learns bench: rollback check after a refused gate",
+                                       "--no-public", "--labelled", str(export)],   # the gate ran above
+                                env=env, cwd=ROOT, capture_output=True, text=True)
+    promoted_version, after = default_decisions(registry)
+    rollback = subprocess.run(CLI + ["models", "rollback"], env=env, cwd=ROOT, capture_output=True, text=True)
+    rolled_version, rolled = default_decisions(registry)
+    same = sum(rolled[t] == before[t] for t in before)
 
     lines = [f"# Does the loop learn? A local insult and a spam phrase known only from a site's labels",
              "",
@@ -106,14 +128,23 @@ def main():
              f"labelled rows written by the script; candidate trained with `moderation train --labelled"
              f"{' --quick' if args.quick else ''}` in {train_s / 60:.0f} min; default bundle {current}.",
              "",
-             "| held-out comment | kind | default bundle | candidate |",
+             f"| held-out comment | kind | default bundle {current} | default after promote ({promoted_version}"
+             f"{', forced' if forced else ''}) |",
              "|---|---|---|---|"]
-    for text, (kind, d0, r0, a0, o0) in before.items():
-        _, d1, r1, a1, o1 = after[text]
-        lines.append(f"| {text} | {kind} | {d0} {','.join(r0)} (abusive {a0}, off-topic {o0}) | "
-                     f"{d1} {','.join(r1)} (abusive {a1}, off-topic {o1}) |")
+    for text, (kind, *b) in before.items():
+        _, *a = after[text]
+        lines.append(f"| {text} | {kind} | {cell(*b)} | {cell(*a)} |")
     lines += ["", f"`moderation models promote loop-candidate --labelled site-export.jsonl` (exit {promote.returncode}):",
               "", "```", (promote.stdout + promote.stderr).strip(), "```"]
+    if forced:
+        lines += ["", f"The gate refused, so only to check rollback: `moderation models promote loop-candidate --force "
+                      f"--no-public --reason ...` in the bench's own registry (exit {forced.returncode}):",
+                  "", "```", (forced.stdout + forced.stderr).strip(), "```"]
+    lines += ["", f"`moderation models rollback` (exit {rollback.returncode}): "
+                  f"{(rollback.stdout + rollback.stderr).strip()}",
+              "", f"After rollback the default is {rolled_version}; its decisions, reasons and scores on the "
+                  f"{len(before)} held-out comments equal those before training (compared exactly, not rounded): "
+                  f"{same} of {len(before)}."]
     report = "\n".join(lines) + "\n"
     print(report)
     args.report.write_text(report)
