@@ -184,3 +184,13 @@ def test_labelled_export_unreadable_files(tmp_path):
         data.load_labelled_export(p)
     with pytest.raises(data.LabelledDataError, match="no such file"):
         data.load_labelled_export(tmp_path / "missing.csv")
+
+
+def test_labelled_export_spam_column_is_optional(tmp_path):
+    new, old = tmp_path / "new.csv", tmp_path / "old.jsonl"
+    new.write_text("text,abusive,off_topic,spam\nbuy pills,0,1,1\nnice,0,0,0\nhm,0,1,\nodd,0,0,maybe\n")
+    old.write_text(json.dumps({"text": "buy pills", "abusive": 0, "off_topic": 1}) + "\n")
+    df, errors = data.load_labelled_export(new)
+    assert df.spam.tolist()[:2] == [1, 0] and np.isnan(df.spam[2]) and errors == ["line 5: spam must be 0 or 1, got 'maybe'"]
+    df, errors = data.load_labelled_export(old)   # exports from before the spam label still load
+    assert not errors and np.isnan(df.spam[0]) and df.off_topic.tolist() == [1]

@@ -5,6 +5,7 @@ import hashlib
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -250,3 +251,45 @@ def test_which_labelled_rows_teach_which_head(tmp_path):
     assert np.isnan(abuse.insult[0]) and (abuse.insult[1:] == 0).all()   # not abusive = none of the types
     assert list(topic.comment) == ["idiot", "first!"] and list(topic.label) == [0, 1]
     assert files[0]["rows"] == 4 and files[0]["off_topic_labelled"] == 3 and files[0]["off_topic"] == 2
+
+
+def test_which_labelled_rows_teach_the_spam_head(tmp_path):
+    """spam = 1/0 teaches the spam head; without a spam label, a comment labelled on-topic is no spam."""
+    from training.train import labelled_spam_rows, load_labelled
+    export = tmp_path / "mixed.csv"
+    export.write_text("text,abusive,off_topic,spam\n"
+                      "buy watches,0,1,1\n"      # spam
+                      "great piece,0,0,0\n"      # not spam
+                      "what about trains,0,1,0\n"  # off-topic, not spam
+                      "thanks,0,0,\n"            # on-topic: not spam
+                      "first!,0,1,\n"            # off-topic, spam unknown: left out
+                      "idiot,1,,\n")             # neither known: left out
+    lab, _ = load_labelled([export])
+    rows = labelled_spam_rows(lab)
+    assert list(rows.text) == ["buy watches", "great piece", "what about trains", "thanks"]
+    assert list(rows.label) == [1, 0, 0, 0] and set(rows.source) == {"labelled:mixed.csv"}
+
+
+def test_site_spam_labels_raise_that_phrases_spam_score(tmp_path):
+    """The spam head learns a site's spam from its labelled export (the public spam sets never saw the phrase)."""
+    from tiny_data import make_tiny_data
+    from training.train import CAPS, fit_spam_head, load_labelled
+    root = make_tiny_data(tmp_path / "data")
+    ham = pd.DataFrame({"text": [f"the council budget debate, part {i}" for i in range(20)], "label": 0,
+                        "source": "c3"})
+
+    def export(name, phrase_label):
+        rows = [{"text": f"check out my channel and subscribe {i}", "abusive": 0, "off_topic": 1, "spam": 1}
+                for i in range(6)]
+        rows += [{"text": f"the bridge vote was close, point {i}", "abusive": 0, "off_topic": 0, "spam": 0}
+                 for i in range(12)]
+        rows += [{"text": f"visit kwikloans dot biz for a fast loan {i}", "abusive": 0, "off_topic": 1,
+                  **phrase_label} for i in range(8)]
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return load_labelled([path])[0]
+
+    probe = ["kwikloans dot biz is the answer to your bills"]
+    before = fit_spam_head(root, CAPS["quick"], 0, ham, export("old.jsonl", {})).model.predict_proba(probe)[0, 1]
+    after = fit_spam_head(root, CAPS["quick"], 0, ham, export("new.jsonl", {"spam": 1})).model.predict_proba(probe)[0, 1]
+    assert after > 0.5 > before, (before, after)

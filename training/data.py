@@ -533,7 +533,7 @@ class LabelledDataError(ValueError):
 
 
 EXPORT_REQUIRED = ("text", "abusive")
-EXPORT_OPTIONAL = ("article_title", "article_body", "off_topic", "id", "article_id")
+EXPORT_OPTIONAL = ("article_title", "article_body", "off_topic", "spam", "id", "article_id")
 
 
 def _as_flag(value, name: str, required: bool):
@@ -607,7 +607,8 @@ def load_labelled_export(path) -> tuple[pd.DataFrame, list[str]]:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError("text is missing or empty")
             row = {"text": text, "abusive": _as_flag(rec.get("abusive"), "abusive", True),
-                   "off_topic": _as_flag(rec.get("off_topic"), "off_topic", False), "line": line}
+                   "off_topic": _as_flag(rec.get("off_topic"), "off_topic", False),
+                   "spam": _as_flag(rec.get("spam"), "spam", False), "line": line}  # older exports: no spam column
             for col in ("article_title", "article_body"):
                 value = rec.get(col)
                 if value is not None and not isinstance(value, str):
@@ -619,7 +620,7 @@ def load_labelled_export(path) -> tuple[pd.DataFrame, list[str]]:
             rows.append(row)
         except ValueError as e:
             errors.append(f"line {line}: {e}")
-    columns = ["id", "text", "article_title", "article_body", "abusive", "off_topic", "group", "line"]
+    columns = ["id", "text", "article_title", "article_body", "abusive", "off_topic", "spam", "group", "line"]
     return pd.DataFrame(rows, columns=columns), errors
 
 

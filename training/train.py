@@ -209,7 +209,8 @@ def load_labelled(paths) -> tuple[pd.DataFrame, list[dict]]:
         more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
         raise data.LabelledDataError(f"{len(errors)} bad row(s) in the labelled export(s); fix them and rerun:\n"
                                      + "\n".join(shown) + more)
-    lab = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text", "abusive", "off_topic"])
+    lab = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text", "abusive", "off_topic",
+                                                                                     "spam", "source"])
     return lab, files
 
 
@@ -228,6 +229,15 @@ def labelled_topic_rows(lab: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"comment": t.text, "article_title": t.article_title, "article_body": t.article_body,
                          "label": t.off_topic.astype(int), "group": t.group, "source": t.source,
                          "kind": "labelled", "split": "train", "seen_in_train": False})
+
+
+def labelled_spam_rows(lab: pd.DataFrame) -> pd.DataFrame:
+    """Spam-head rows: spam = 1 teaches spam; spam = 0, or (no spam label) off_topic = 0, teaches not spam (spam is
+    off-topic under any article, so a comment labelled on-topic is no spam). Unknown otherwise: left out."""
+    spam = lab.spam if "spam" in lab else pd.Series(np.nan, index=lab.index)
+    label = spam.where(spam.notna(), np.where(lab.off_topic == 0, 0.0, np.nan))
+    keep = label.notna()
+    return pd.DataFrame({"text": lab.text[keep], "label": label[keep].astype(int), "source": lab.source[keep]})
 
 
 def _need_both_classes(y, what: str, minimum: int = 5):
@@ -376,18 +386,20 @@ def fit_abuse_head(root, caps: dict, seed: int, exclude, lab: pd.DataFrame, stor
     return Head(abuse, t_abusive, rows, validation, _abuse_held_out(abuse, a_held, store), train_frame=a_train)
 
 
-def spam_rows(root, caps: dict, seed: int, abuse_rows: pd.DataFrame) -> pd.DataFrame:
-    """The spam sets' comments, against a sample of the clean comments of the spam negatives' sets (news_ham)."""
+def spam_rows(root, caps: dict, seed: int, abuse_rows: pd.DataFrame, lab: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The spam sets' comments, against a sample of the clean comments of the spam negatives' sets (news_ham), and
+    the site's labelled rows (labelled_spam_rows)."""
     spam = data.load_topic_sets(root, sources=data.sources_for("spam", "train"))
     is_ham = (abuse_rows.label == 0) & abuse_rows.source.isin(data.sources_for("spam", "negatives"))
     ham = abuse_rows[is_ham].text.sample(min(caps["spam_ham"], int(is_ham.sum())), random_state=seed)
+    labelled = labelled_spam_rows(lab) if lab is not None and len(lab) else None
     return pd.concat([pd.DataFrame({"text": spam.comment, "label": spam.label, "source": spam.source}),
-                      pd.DataFrame({"text": ham, "label": 0, "source": "news_ham"})], ignore_index=True)
+                      pd.DataFrame({"text": ham, "label": 0, "source": "news_ham"}), labelled], ignore_index=True)
 
 
-def fit_spam_head(root, caps: dict, seed: int, abuse_rows: pd.DataFrame) -> Head:
+def fit_spam_head(root, caps: dict, seed: int, abuse_rows: pd.DataFrame, lab: pd.DataFrame | None = None) -> Head:
     """The spam head (text only); its threshold: the best F0.5 on a fifth of the rows (by text hash), at least 0.5."""
-    spam_df = spam_rows(root, caps, seed, abuse_rows)
+    spam_df = spam_rows(root, caps, seed, abuse_rows, lab)
     rows = {"spam_train": _describe("spam train", spam_df)}
     val = np.array([data._stable_fraction(t, seed=5) < 0.2 for t in spam_df.text])
     check = models.SpamClassifier().fit(spam_df.text[~val].tolist(), spam_df.label[~val])
@@ -479,7 +491,7 @@ def train(root=DEFAULT_ROOT, out=None, *, quick=False, seed=0, version=None, lab
     get_encoder().store = store
     log.info("training bundle %s from %s into %s (%s)", version, root, out, "quick" if quick else "full")
     abuse = fit_abuse_head(root, caps, seed, exclude, lab, store)
-    heads = {"abusive": abuse, "spam": fit_spam_head(root, caps, seed, abuse.train_frame),
+    heads = {"abusive": abuse, "spam": fit_spam_head(root, caps, seed, abuse.train_frame, lab),
              "off_topic": fit_off_topic_head(root, caps, seed, lab, store)}
     meta = public_metadata(version, quick, lab_files, exclude, heads)
     log.info("metrics: %s", meta["metrics"])
