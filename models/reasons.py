@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # What a moderator can say about a comment; one export column each.
-LABELS = ("abusive", "off_topic")
+LABELS = ("abusive", "off_topic", "spam")
+# A label that implies others: spam is off-topic under any article.
+IMPLIES = {"spam": ("off_topic",)}
 
 # kind: how a reason is reached
 SCORE = "score"      # a head's score reached its threshold
@@ -77,7 +79,19 @@ def score_heads() -> list[str]:
 def labels_for(reasons) -> dict[str, bool]:
     """The moderator labels a set of model reasons predicts, e.g. {"abusive": True, "off_topic": False}."""
     predicted = {(_REGISTRY.get(r) or Reason(r, NOTE, "")).label for r in reasons or ()}
+    predicted |= {implied for label in predicted for implied in IMPLIES.get(label, ())}
     return {label: label in predicted for label in LABELS}
+
+
+def with_corrections(labels: dict, corrections: dict) -> dict:
+    """`labels` with a moderator's corrections (None: unchanged) applied; a label set to yes also sets the labels it
+    implies unless those were corrected too."""
+    out = dict(labels)
+    out.update({k: bool(v) for k, v in corrections.items() if v is not None})
+    for label, implied in IMPLIES.items():
+        if corrections.get(label):
+            out.update({i: True for i in implied if corrections.get(i) is None})
+    return out
 
 
 def reasons_with_label(label: str) -> set[str]:
@@ -107,7 +121,7 @@ for _r in (
            perspective="TOXICITY", coral_flag="COMMENT_DETECTED_TOXIC"),
     Reason("off_topic", SCORE, "the off-topic score (comment against its article) reached its threshold",
            label="off_topic", perspective="OFF_TOPIC"),
-    Reason("spam", SCORE, "the spam score reached its threshold", label="off_topic",
+    Reason("spam", SCORE, "the spam score reached its threshold", label="spam",
            perspective="SPAM", coral_flag="COMMENT_DETECTED_SPAM"),
     Reason(UNSUPPORTED_LANGUAGE, RULE, "written in a language the bundle does not score"),
     Reason(MODEL_ERROR, SYSTEM, "the model could not score the comment: held, fail closed"),

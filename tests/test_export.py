@@ -3,6 +3,7 @@ export -> load -> train a tiny bundle with the models' estimators -> the bundle 
 `moderation evaluate --labelled` reads the same file. (`moderation train --labelled`: test_retrain.py.)"""
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -51,11 +52,38 @@ def test_cli_export_reads_back_without_errors(app, app_config, monkeypatch, tmp_
     assert "exported 3 labelled comment(s)" in result.output
     df, errors = load_labelled_export(out)
     assert errors == []
-    got = {r.text: (r.abusive, r.off_topic, r.article_title, r.article_body) for r in df.itertuples()}
+    got = {r.text: (r.abusive, r.off_topic, r.spam, r.article_title, r.article_body) for r in df.itertuples()}
     title, body = "Council votes on the new bridge", "The council voted 7-2 for the bridge."
-    assert got == {hostile: (1, 0, title, body), "buy cheap watches 0": (0, 1, title, body),
-                   "a fair point 0": (0, 0, title, body)}
+    assert got == {hostile: (1, 0, 0, title, body), "buy cheap watches 0": (0, 1, 1, title, body),
+                   "a fair point 0": (0, 0, 0, title, body)}
     assert set(df["group"]) == {"export:test-site:a1"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_moderators_spam_label_reaches_the_export_and_the_spam_head_rows(app, app_config, monkeypatch, tmp_path,
+                                                                          fmt):
+    from sqlalchemy import update
+
+    from service.review.tables import Decision
+    from training.train import labelled_spam_rows, load_labelled
+    missed = add_held(app, 1, text="visit kwikloans dot biz {i}", reasons=("off_topic",))[0]   # not held as spam
+    fine = add_held(app, 1, text="a fair point {i}", reasons=("abusive",))[0]
+    old = add_held(app, 1, text="cheap watches here {i}", reasons=("spam",))[0]
+    add_user(app, "mia")
+    decide(app, missed, "reject", spam=True)
+    decide(app, fine, "approve")
+    decide(app, old, "reject")
+    with app.app_context():   # a decision made before the spam label existed (migration 0009): NULL
+        db_session().execute(update(Decision).where(Decision.comment_pk == old).values(spam=None))
+        db_session().commit()
+    out = tmp_path / f"labels.{fmt}"
+    run_export(app, app_config, monkeypatch, tmp_path, "--format", fmt, "-o", str(out))
+    lab, _ = load_labelled([out])
+    got = {r.text: (r.abusive, r.off_topic, r.spam) for r in lab.itertuples()}
+    assert got["visit kwikloans dot biz 0"] == (0, 1, 1) and got["a fair point 0"] == (0, 0, 0)
+    assert got["cheap watches here 0"][:2] == (0, 1) and np.isnan(got["cheap watches here 0"][2])
+    spam = labelled_spam_rows(lab)
+    assert dict(zip(spam.text, spam.label)) == {"visit kwikloans dot biz 0": 1, "a fair point 0": 0}
 
 
 def test_since_filter_and_latest_decision_wins(app, app_config, monkeypatch, tmp_path, api_key):
@@ -92,7 +120,7 @@ def test_export_endpoints_are_scoped_and_validated(app, client, api_key):
     assert client.get("/v1/export?since=soon", headers={"X-API-Key": api_key}).status_code == 422
     login(client, "boss")
     every = client.get("/review/export?format=csv").get_data(as_text=True)
-    assert every.splitlines()[0] == "id,text,article_id,article_title,article_body,abusive,off_topic,reasons"
+    assert every.splitlines()[0] == "id,text,article_id,article_title,article_body,abusive,off_topic,spam,reasons"
     assert "mine 0" in every and "theirs 0" in every
     with app.app_context():
         from service.review.tables import AuditEntry

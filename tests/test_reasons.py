@@ -23,8 +23,8 @@ def self_harm():
 
 def test_builtin_reasons_are_declared_once_with_their_labels():
     assert registry.score_heads() == ["abusive", "off_topic", "spam"]
-    assert registry.labels_for(["spam"]) == {"abusive": False, "off_topic": True}
-    assert registry.labels_for(["abusive", "too_long"]) == {"abusive": True, "off_topic": False}
+    assert registry.labels_for(["spam"]) == {"abusive": False, "off_topic": True, "spam": True}   # spam implies it
+    assert registry.labels_for(["abusive", "too_long"]) == {"abusive": True, "off_topic": False, "spam": False}
     assert not registry.get("article_unknown").holds and registry.get("reader_flag").holds
     with pytest.raises(ValueError):
         registry.register(registry.Reason("abusive", registry.RULE, "a different meaning under a taken name"))
@@ -58,7 +58,7 @@ def test_a_new_reason_reaches_openapi_queue_filter_labels_and_export(tmp_path, s
         from service.db import db_session
         comment = actions.record_decision(db_session(), app.config, pk, "reject", user=None)
         assert (comment.status, actions.default_labels(comment, "reject")) == \
-            ("rejected", {"abusive": True, "off_topic": False})
+            ("rejected", {"abusive": True, "off_topic": False, "spam": False})
     app.extensions["db"]["engine"].dispose()
     monkeypatch.setenv("MODERATION_DATABASE_URL", app.config["DATABASE_URL"])
     result = CliRunner().invoke(main, ["export", "--format", "jsonl"])
@@ -73,7 +73,7 @@ def test_coral_flag_and_perspective_attribute_come_from_the_registry(self_harm):
     assert _hold_answer(["self_harm", "abusive"], "flag") == {
         "actions": [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_TOXIC"}]}
     assert _hold_answer(["spam"], "flag")["actions"] == [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_SPAM"}]
-    assert attributes()["TOXICITY"] == "abusive" and attribute_label("SPAM") == "off_topic"
+    assert attributes()["TOXICITY"] == "abusive" and attribute_label("SPAM") == "spam"
     assert attribute_label("INSULT") == "abusive"
 
 

@@ -221,7 +221,7 @@ def test_openapi_documents_feedback_and_export(app, client):
     schemas = doc["components"]["schemas"]
     assert schemas["FeedbackRequest"]["required"] == ["comment_id", "type"]
     assert set(schemas["LabelledRow"]["properties"]) == {"id", "text", "article_id", "article_title",
-                                                          "article_body", "abusive", "off_topic", "reasons"}
+                                                          "article_body", "abusive", "off_topic", "spam", "reasons"}
     refs = [op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
             for ops in doc["paths"].values() for op in ops.values()]
     assert all(ref.split("/")[-1] in schemas for ref in refs if ref)   # every $ref resolves

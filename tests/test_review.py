@@ -245,15 +245,27 @@ def test_approve_with_correction_records_label_audit_and_webhook(app, mod):
         entry = db_session().scalars(select(AuditEntry).where(AuditEntry.action == "reject")).one()
         assert entry.username == "mia" and entry.scores["abusive"] == 0.9
         assert entry.model_version == "test-model-1" and entry.details["labels"] == {"abusive": False,
-                                                                                      "off_topic": True}
+                                                                                      "off_topic": True,
+                                                                                      "spam": False}
         item = db_session().scalars(select(OutboxItem)).one()
         assert item.url == "http://cms.invalid/hook" and '"status":"rejected"' in item.body
 
 
 def test_default_labels_follow_the_action():
     comment = Comment(reasons=["abusive", "spam"])
-    assert actions.default_labels(comment, "approve") == {"abusive": False, "off_topic": False}
-    assert actions.default_labels(comment, "reject") == {"abusive": True, "off_topic": True}
+    assert actions.default_labels(comment, "approve") == {"abusive": False, "off_topic": False, "spam": False}
+    assert actions.default_labels(comment, "reject") == {"abusive": True, "off_topic": True, "spam": True}
+    # a spam hold confirmed is off-topic too (spam is off-topic under any article)
+    assert actions.default_labels(Comment(reasons=["spam"]), "reject") == {"abusive": False, "off_topic": True,
+                                                                           "spam": True}
+
+
+def test_a_moderator_labels_a_missed_spam_comment_spam(app, mod):
+    pk, = add_held(app, text="visit kwikloans dot biz", reasons=("off_topic",))
+    assert '<select name="spam">' in mod.get("/review/").get_data(as_text=True)   # one label toggle per LABELS
+    mod.post(f"/review/item/{pk}/decide", data={"action": "reject", "spam": "yes", "csrf_token": csrf(mod)})
+    [d] = decisions(app, pk)
+    assert (d.abusive, d.off_topic, d.spam) == (False, True, True)
 
 
 def test_second_decision_on_the_same_item_gets_a_clear_message(app, client):

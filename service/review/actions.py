@@ -45,7 +45,8 @@ def audit(session, *, username: str, action: str, user_id=None, comment=None, **
 
 
 def record_decision(session, config, comment_pk: int, action: str, *, user=None, abusive: bool | None = None,
-           off_topic: bool | None = None, reject_reason: str | None = None, bulk: bool = False):
+           off_topic: bool | None = None, spam: bool | None = None, reject_reason: str | None = None,
+           bulk: bool = False):
     """Approve or reject one held comment and commit. Raises AlreadyDecided if it is no longer held,
     LookupError if there is no such comment."""
     if action not in STATUS_FOR:
@@ -63,17 +64,14 @@ def record_decision(session, config, comment_pk: int, action: str, *, user=None,
     if not won:
         session.rollback()
         raise AlreadyDecided(comment)
-    labels = default_labels(comment, action)
-    if abusive is not None:
-        labels["abusive"] = abusive
-    if off_topic is not None:
-        labels["off_topic"] = off_topic
+    corrections = {"abusive": abusive, "off_topic": off_topic, "spam": spam}
+    labels = registry.with_corrections(default_labels(comment, action), corrections)
     reject_reason = (reject_reason or "").strip()[:1000] or None if action == "reject" else None
     session.add(Decision(comment_pk=comment.id, source="moderator", user_id=user.id if user else None,
                          action=action, reject_reason=reject_reason, decided_at=now, **labels))
     audit(session, username=user.username if user else "system", user_id=user.id if user else None,
           action=action, comment=comment, labels=labels, reject_reason=reject_reason, bulk=bulk,
-          corrected=abusive is not None or off_topic is not None)
+          corrected=any(v is not None for v in corrections.values()))
     outbox.enqueue(session, config, comment, {
         "event": "comment.decided", "site": comment.site, "comment_id": comment.comment_id,
         "status": comment.status, "decision": "publish" if action == "approve" else "reject",
@@ -84,16 +82,13 @@ def record_decision(session, config, comment_pk: int, action: str, *, user=None,
 
 
 def record_correction(session, comment, action: str, *, who: str, abusive: bool | None = None,
-                      off_topic: bool | None = None, note: str | None = None) -> dict:
+                      off_topic: bool | None = None, spam: bool | None = None, note: str | None = None) -> dict:
     """The CMS (or a Perspective suggestscore) overrules a decision: set the status, store the label (source
     'cms'), audit it. No webhook: the CMS already knows. The caller commits. Returns the labels stored."""
     if action not in STATUS_FOR:
         raise ValueError("action must be approve or reject")
-    labels = default_labels(comment, action)
-    if abusive is not None:
-        labels["abusive"] = abusive
-    if off_topic is not None:
-        labels["off_topic"] = off_topic
+    labels = registry.with_corrections(default_labels(comment, action),
+                                       {"abusive": abusive, "off_topic": off_topic, "spam": spam})
     comment.status = STATUS_FOR[action]
     session.add(Decision(comment_pk=comment.id, source="cms", action=action, decided_at=utcnow(),
                          reject_reason=note if action == "reject" else None, **labels))
@@ -132,7 +127,7 @@ def undo(session, config, comment_pk: int, *, user, now=None):
         session.rollback()
         raise CannotUndo(f"comment {comment.comment_id} changed meanwhile")
     undone = {"action": latest.action, "decided_at": decided.isoformat(),
-              "labels": {"abusive": latest.abusive, "off_topic": latest.off_topic}}
+              "labels": {label: getattr(latest, label) for label in registry.LABELS}}
     session.delete(latest)
     session.refresh(comment)
     audit(session, username=user.username, user_id=user.id, action="undo", comment=comment, undone=undone)

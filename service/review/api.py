@@ -29,7 +29,8 @@ def _openapi():
     feedback_request = {
         "type": "object", "required": ["comment_id", "type"], "additionalProperties": True,
         "properties": {
-            "comment_id": {"type": "string", "description": "the CMS's id of a comment sent to /v1/moderate"},
+            "comment_id": {"type": "string", "minLength": 1, "pattern": "\\S",
+                           "description": "the CMS's id of a comment sent to /v1/moderate"},
             "type": {"type": "string", "enum": list(FEEDBACK_TYPES),
                      "description": "flag: a reader reported it, back into the queue; correction: the CMS overrules "
                                     "the decision and it becomes a label"},
@@ -42,7 +43,8 @@ def _openapi():
         "status": {"type": "string", "enum": ["published", "held", "approved", "rejected", "analyzed"]},
         "reasons": {"type": "array", "items": {"type": "string"}}}}
     row = {"type": "object", "description": "one line of the labelled export (docs/training.md, 'Labelled data format')",
-           "properties": {name: {"type": "integer", "enum": [0, 1]} if name in registry.LABELS else {"type": "string"}
+           "properties": {name: {"type": ["integer", "null"], "enum": [0, 1, None]} if name in registry.LABELS
+                          else {"type": "string"}
                           for name in export.COLUMNS}}
     paths = {
         "/v1/feedback": {"post": {
@@ -100,7 +102,7 @@ def feedback():
     note = data.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
         raise ApiError(422, f"note must be a string of at most {MAX_NOTE} characters", field="note")
-    abusive, off_topic = _optional_bool(data, "abusive"), _optional_bool(data, "off_topic")
+    labels = {label: _optional_bool(data, label) for label in registry.LABELS}
 
     session = db_session()
     comment = session.scalar(select(Comment).where(Comment.site == g.site, Comment.comment_id == comment_id))
@@ -120,7 +122,7 @@ def feedback():
         if decision not in ("publish", "reject"):
             raise ApiError(422, "decision must be publish or reject", field="decision")
         record_correction(session, comment, "approve" if decision == "publish" else "reject", who=who,
-                          abusive=abusive, off_topic=off_topic, note=note)
+                          note=note, **labels)
     session.commit()
     return jsonify({"comment_id": comment.comment_id, "status": comment.status, "reasons": comment.reasons})
 

@@ -1,6 +1,6 @@
 """Labelled export: every human-decided comment (latest decision wins) in the schema that
 `training.data.load_labelled_export` (and so `moderation train`) reads: id, text, article_id, article_title,
-article_body, one 0/1 column per moderator label (models.reasons.LABELS), and the model's reasons (`;`-joined)."""
+article_body, one 0/1 column per moderator label (models.reasons.LABELS; empty where not labelled), and the model's reasons (`;`-joined)."""
 import csv
 import io
 import json
@@ -14,6 +14,11 @@ from .tables import Decision
 
 COLUMNS = ("id", "text", "article_id", "article_title", "article_body", *registry.LABELS, "reasons")
 FORMATS = ("csv", "jsonl")
+
+
+def _flag(value):
+    """1/0; None (an empty CSV cell) where the decision has no such label (spam, on decisions before migration 0009)."""
+    return None if value is None else int(bool(value))
 
 
 def rows(session, since=None, site: str | None = None):
@@ -32,7 +37,7 @@ def rows(session, since=None, site: str | None = None):
         yield {"id": f"{r.site}:{r.comment_id}", "text": r.text,
                "article_id": f"{r.site}:{r.article_id}" if r.article_id else "",
                "article_title": r.title or "", "article_body": r.body or "",
-               **{label: int(bool(getattr(r, label))) for label in registry.LABELS},
+               **{label: _flag(getattr(r, label)) for label in registry.LABELS},
                "reasons": ";".join(r.reasons or [])}
 
 

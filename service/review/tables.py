@@ -66,6 +66,7 @@ class Decision(Base):
     action: Mapped[str] = mapped_column(String(16))            # approve | reject
     abusive: Mapped[bool | None] = mapped_column(Boolean)
     off_topic: Mapped[bool | None] = mapped_column(Boolean)
+    spam: Mapped[bool | None] = mapped_column(Boolean)        # migration 0009; NULL on decisions made before it
     reject_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 

@@ -180,7 +180,7 @@ def decide_view(pk):
     _require_site((db_session().get(Comment, pk) or abort(404)).site)
     try:
         comment = actions.record_decision(db_session(), current_app.config, pk, action, user=current_user(),
-                                 abusive=_flag("abusive"), off_topic=_flag("off_topic"),
+                                 **{label: _flag(label) for label in registry.LABELS},
                                  reject_reason=request.form.get("reject_reason"))
     except LookupError:
         abort(404)

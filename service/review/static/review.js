@@ -67,6 +67,7 @@
       R: function () { click("#bulk button[value=reject]"); },
       "1": function () { cycle("abusive"); },
       "2": function () { cycle("off_topic"); },
+      "3": function () { cycle("spam"); },
       x: toggle,
       u: function () { click("#undo-last button[type=submit]"); },
       "/": function () { follow("search-link"); }
