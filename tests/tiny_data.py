@@ -30,6 +30,9 @@ def make_tiny_data(r):
                   "hostile": [0, 1, 0, 0], "hostile:confidence": [1.0, 1.0, 1.0, 0.6667],
                   "antagonize": [1, 1, 0, 0], "antagonize:confidence": [0.6, 1.0, 1.0, 1.0]}).to_csv(
         r / "abuse/ucc/test.csv", index=False)
+    (r / "abuse/ucc/README.md").write_text(  # the authors' table, in the shape of the real README
+        "| Attribute}  | Human AUC | BERT AUC |\n|------------ |-----------|----------|\n"
+        "|Antagonistic |0.71       |  0.82    | \n|Hostile       |0.76      |0.84      |\n")
     (r / "abuse/sfu_ctc").mkdir(parents=True)
     pd.DataFrame({"comment": ["Nice", "Morons all"], "is_toxic_popular_answer_1": [1, 3],
                   "url": ["http://a", "http://a"], "title": ["A", "A"]}).to_csv(

@@ -167,6 +167,24 @@ def _load_ucc(root: Path) -> pd.DataFrame:
 
 
 UCC_ATTRIBUTES = ("hostile", "antagonize")  # the two of UCC's attributes that make its abuse label
+UCC_README_NAMES = {"hostile": "Hostile", "antagonize": "Antagonistic"}  # each attribute's row in the README table
+
+
+def ucc_published_aucs(root) -> dict:
+    """The UCC authors' published test ROC-AUCs per attribute ({"hostile": {"bert": .., "one_annotator": ..}}),
+    read from the table in the set's own README so the report quotes them without restating them here.
+    An attribute whose row is missing is left out."""
+    readme = Path(root) / "abuse/ucc/README.md"
+    rows = {}
+    if readme.exists():
+        for line in readme.read_text(encoding="utf-8").splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 3:
+                try:
+                    rows[cells[0]] = {"one_annotator": float(cells[1]), "bert": float(cells[2])}
+                except ValueError:
+                    continue  # the header and its rule
+    return {a: rows[name] for a, name in UCC_README_NAMES.items() if name in rows}
 
 
 def load_ucc_attributes(root) -> pd.DataFrame:

@@ -32,9 +32,6 @@ from .obfuscate import METHODS, profanity_words, variants
 log = logging.getLogger("moderation.evaluate")
 
 DEFAULT_HELDOUT = {"c3_test_size": 0.2, "semeval_test_size": 0.2, "seed": 0}
-# The UCC authors' published test ROC-AUCs (../shared/data/abuse/ucc/README.md), quoted beside ours in the report.
-UCC_PUBLISHED = {"hostile": {"bert": 0.84, "one_annotator": 0.76},
-                 "antagonize": {"bert": 0.82, "one_annotator": 0.71}}
 
 
 @dataclass
@@ -79,10 +76,11 @@ def label_agreement(root, sets) -> dict:
         if agreement.notna().all(axis=None):
             contested = (ucc.frame.label == 0).to_numpy() & (agreement.min(axis=1) < 1).to_numpy()
             out["UCC test"] = contested_aucs(ucc.frame.label, contested, ucc.scores)
+        published = data.ucc_published_aucs(root)
         out["UCC test by attribute"] = {
             a: {"n": int(attrs[a].notna().sum()), "positives": int(attrs[a].sum()),
                 "model": auc(attrs[a], ucc.scores["model"]), "baseline": auc(attrs[a], ucc.scores["baseline"]),
-                **{f"published_{k}": v for k, v in UCC_PUBLISHED[a].items()}}
+                **{f"published_{k}": v for k, v in published.get(a, {}).items()}}
             for a in data.UCC_ATTRIBUTES if attrs[a].notna().all()}
     return out
 
@@ -311,7 +309,7 @@ def _agreement_lines(ag: dict) -> list[str]:
                   "| attribute | n (pos) | model ROC-AUC | alt-profanity-check | published BERT | published one annotator |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {a} | {v['n']} ({v['positives']}) | **{_fmt(v['model'])}** | {_fmt(v['baseline'])} | "
-                  f"{_fmt(v['published_bert'], 2)} | {_fmt(v['published_one_annotator'], 2)} |" for a, v in attrs.items()]
+                  f"{_fmt(v.get('published_bert'), 2)} | {_fmt(v.get('published_one_annotator'), 2)} |" for a, v in attrs.items()]
         lines += [""]
     return lines
 
