@@ -98,8 +98,7 @@ def _roman_urdu_words(text: str) -> bool:
 def roman_urdu(text: str) -> bool:
     """language(text) == "ur-Latn", without the language-ID model: py3langid never answers ur-Latn, so the word
     cue alone decides it (the deadline fast path routes comments with this)."""
-    letters = _LETTER.findall(text)
-    return bool(letters) and len(_LATIN.findall(text)) / len(letters) >= 0.5 and _roman_urdu_words(text)
+    return (latin_share(text) or 0.0) >= 0.5 and _roman_urdu_words(text)
 
 
 def language(text: str) -> str:

@@ -24,6 +24,9 @@ from itertools import chain
 from operator import is_not
 
 import numpy as np
+from scipy.special import expit
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from .calibration import Platt
 from .cues import cue_vector, roman_urdu
@@ -84,10 +87,6 @@ class _Linear:
 def _head_probability(head):
     """text -> the language head's probability. A TF-IDF + binary logistic regression pipeline is read with _Linear
     (the pipeline's predict_proba costs far more for one comment); any other model through its predict_proba."""
-    from scipy.special import expit
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
     steps = list(getattr(head.model, "named_steps", {}).values())
     if len(steps) == 2 and isinstance(steps[0], TfidfVectorizer) and isinstance(steps[1], LogisticRegression) \
             and steps[1].coef_.shape[0] == 1:

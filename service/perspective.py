@@ -307,6 +307,11 @@ def _base_language(code: str) -> str:
     return code.replace("_", "-").split("-")[0].lower()
 
 
+def _language_heads(bundle) -> dict:
+    """The bundle's abuse heads of other languages ({} for a bundle that has none, as test bundles)."""
+    return getattr(bundle, "language_heads", None) or {}
+
+
 HEAD_KEYS = frozenset({"abusive"})   # a language head scores abuse alone: TOXICITY, no sub-scores, spans or others
 
 
@@ -316,7 +321,7 @@ def _head_for(bundle, code: str, text: str) -> str | None:
     Arabic script, or "ur-Arab", is not the head's)."""
     parts = code.replace("_", "-").lower().split("-")
     script = next((p for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
-    for tag in getattr(bundle, "language_heads", None) or {}:
+    for tag in _language_heads(bundle):
         base, _, own = tag.lower().partition("-")
         if parts[0] != base:
             continue
@@ -344,7 +349,7 @@ def _check_languages(bundle, text: str, languages: list[str], requested: dict, a
     unsupported one is Google's 400, or dropped with dropUnsupportedAttributes."""
     detected = _detected_language(text)
     checked = list(languages or [detected])
-    if detected in (getattr(bundle, "language_heads", None) or {}) and \
+    if detected in _language_heads(bundle) and \
             not any(_head_for(bundle, x, text) == detected for x in checked):
         checked.append(detected)
     keep = {}
@@ -454,7 +459,7 @@ def analyze():
     scale = getattr(bundle, "perspective_scale", None)
     spans = [{**s, "score": round(float(scale.toxicity(s["score"])), 6)} for s in result["spans"]] \
         if scale is not None else result["spans"]
-    if detected in (getattr(bundle, "language_heads", None) or {}):
+    if detected in _language_heads(bundle):
         spans_wanted = False   # a language head marks no words: the whole-comment span, as without spanAnnotations
     scores = {}
     for name, threshold in requested.items():
